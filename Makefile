@@ -1,0 +1,39 @@
+# Quick start: `make run` (install, train + evaluate on the shipped data) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+BENCHMARK ?= ../shared/benchmark
+
+.PHONY: install run test lint benchmark-real clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## The main job: the DVC pipeline (prepare -> train -> evaluate) on data/raw, then the headline metrics.
+run: install
+	$(BIN)/dvc repro
+	$(BIN)/triage metrics reports/metrics.json
+
+## The whole test suite (CI runs exactly this).
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Evaluation only: the real-comment benchmark beside the project (never trained or tuned on).
+benchmark-real: install
+	@for lang in ru uk bg en; do \
+		echo "== $(BENCHMARK)/real_$$lang.jsonl"; \
+		$(BIN)/triage evaluate --no-track --data $(BENCHMARK)/real_$$lang.jsonl --out reports/benchmark/$$lang || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) data/processed artifacts mlruns mlflow.db

@@ -1,0 +1,225 @@
+"""The `triage` command line: pipeline stages, data checks, predictions."""
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from triage.models.artifact import ModelLoadError
+from triage.paths import MODEL_DIR, PARAMS_FILE, RAW_DIR, REPORTS_DIR
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+data_app = typer.Typer(no_args_is_help=True, help="Checks of the labeled corpus.")
+app.add_typer(data_app, name="data")
+
+ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameters file.")]
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Known failures end with a one-paragraph message and exit code 1, never a traceback."""
+    from triage.train.config import ConfigError
+    from triage.train.corpus import CorpusError
+
+    try:
+        yield
+    except (CorpusError, ConfigError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "mlflow", "urllib3", "git"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def prepare(
+    params: ParamsOption = PARAMS_FILE,
+    allow_rejects: Annotated[
+        bool, typer.Option(help="Write invalid rows to data/processed/rejects.jsonl and go on.")
+    ] = False,
+) -> None:
+    """Validate, normalise, de-duplicate and split data/raw into train/valid/test."""
+    from triage.train.stages import run_prepare
+
+    _logging()
+    with _user_errors():
+        result = run_prepare(params, allow_rejects)
+    sizes = ", ".join(f"{name} {len(rows)}" for name, rows in result.splits.items())
+    typer.echo(f"prepared: {sizes}; rejected {len(result.rejects)}")
+
+
+@app.command()
+def train(
+    params: ParamsOption = PARAMS_FILE,
+    track: Annotated[bool, typer.Option(help="Log to MLflow and register the model.")] = True,
+) -> None:
+    """Fit the model named by params.yaml (train.model_config) and register it in MLflow."""
+    from triage.train.stages import run_train
+
+    _logging()
+    with _user_errors():
+        model = run_train(params, track=track)
+    typer.echo(f"trained {model.name} version {model.version} ({model.kind})")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Option(help="Model folder.")] = MODEL_DIR,
+    data: Annotated[
+        Path | None, typer.Option(help="Any labeled JSONL file; default: the test split.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for metrics and matrices.")] = REPORTS_DIR,
+    allow_rejects: Annotated[bool, typer.Option(help="Skip invalid rows of --data.")] = False,
+    track: Annotated[bool, typer.Option(help="Log test metrics to the MLflow run.")] = True,
+) -> None:
+    """Write metrics.json, confusion matrices and errors.jsonl for a labeled file."""
+    from triage.train.stages import run_evaluate
+
+    _logging()
+    with _user_errors():
+        report = run_evaluate(model, data, out, allow_rejects, track)
+    _print_headline(report)
+
+
+def _print_headline(report: dict[str, Any]) -> None:
+    from triage.train.metrics import SCOPES
+
+    typer.echo(f"{'scope':<6} {'n':>5} {'cause acc':>9} {'cause F1':>9} {'troll F1':>9}")
+    for scope in SCOPES:
+        if scope in report:
+            cause, troll = report[scope]["cause"], report[scope]["troll"]
+            typer.echo(
+                f"{scope:<6} {cause['n']:>5} {cause['accuracy']:>9.3f} "
+                f"{cause['macro_f1']:>9.3f} {troll['f1']:>9.3f}"
+            )
+
+
+@app.command()
+def metrics(
+    file: Annotated[Path, typer.Argument(help="A metrics.json.")] = REPORTS_DIR / "metrics.json",
+) -> None:
+    """Print the headline metrics of an evaluation."""
+    with _user_errors():
+        report = json.loads(file.read_text())
+    model = report.get("model", {})
+    typer.echo(f"{file}: model {model.get('name')} version {model.get('version')}")
+    _print_headline(report)
+
+
+def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    from triage.serve.schema import CommentIn
+
+    good, bad = [], []
+    with path.open("rb") as handle:
+        for number, data in enumerate(handle, start=1):
+            try:
+                line = data.decode("utf-8")
+                if not line.strip():
+                    continue
+                item = CommentIn.model_validate_json(line)
+                good.append(item.model_dump(exclude_none=True))
+            except UnicodeDecodeError:
+                bad.append({"line": number, "reason": "not valid UTF-8"})
+            except ValidationError as exc:
+                reasons = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
+                )
+                bad.append({"line": number, "reason": reasons})
+    return good, bad
+
+
+@app.command()
+def predict(
+    input: Annotated[
+        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?} per line.')
+    ] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL.")] = None,
+    text: Annotated[str | None, typer.Option(help="Score one text and print JSON.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model folder or MLflow URI (models:/triage@champion).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Fail on any malformed input line.")] = False,
+) -> None:
+    """Score comments: one --text, or a JSONL file (malformed lines are reported, not fatal)."""
+    from triage.serve.predictor import Predictor
+
+    if (text is None) == (input is None):
+        _fail("give either INPUT or --text")
+    with _user_errors():
+        predictor = Predictor.load(model)
+    if text is not None:
+        if not text.strip():
+            _fail("--text is empty")
+        typer.echo(predictor.predict([text])[0].model_dump_json(indent=2))
+        return
+    assert input is not None
+    if not input.is_file():
+        _fail(f"input file not found: {input}")
+    items, rejects = _read_comments(input)
+    for reject in rejects:
+        typer.secho(f"{input}:{reject['line']}: {reject['reason']}", err=True, fg="yellow")
+    if rejects and strict:
+        _fail(f"{len(rejects)} malformed line(s) in {input}")
+    _write_predictions(predictor, items, output)
+    if rejects:
+        rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
+        _write_lines(rejects_path, rejects)
+        typer.secho(f"{len(rejects)} line(s) rejected, kept in {rejects_path}", err=True)
+
+
+def _write_lines(path: Path, records: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _write_predictions(predictor, items: list[dict[str, Any]], output: Path | None) -> None:
+    batch = 256
+    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for start in range(0, len(items), batch):
+            chunk = items[start : start + batch]
+            for item, prediction in zip(chunk, predictor.predict([i["text"] for i in chunk]), strict=True):
+                sink.write(json.dumps({**item, **prediction.model_dump()}, ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            sink.close()
+
+
+@data_app.command("check")
+def data_check(
+    raw_dir: Annotated[Path, typer.Option(help="Folder of corpus *.jsonl files.")] = RAW_DIR,
+    threshold: Annotated[float, typer.Option(help="Report pairs with 5-gram Jaccard above this.")] = 0.6,
+) -> None:
+    """Validate every corpus line and list near-duplicate pairs; exit 1 if anything is found."""
+    from triage.train.corpus import corpus_files, load_corpus
+    from triage.train.neardup import near_duplicates
+
+    files = corpus_files(raw_dir)
+    if not files:
+        _fail(f"no *.jsonl files in {raw_dir}")
+    loaded = load_corpus(files)
+    for reject in loaded.rejects:
+        typer.echo(f"invalid: {reject}")
+    pairs = near_duplicates([e.text for e in loaded.examples], threshold)
+    for pair in pairs:
+        first, second = loaded.examples[pair.first], loaded.examples[pair.second]
+        typer.echo(f"near-duplicate J={pair.similarity:.2f}: {first.where} ~ {second.where}")
+    typer.echo(
+        f"{len(loaded.examples)} valid rows in {len(files)} files; "
+        f"{len(loaded.rejects)} invalid; {len(pairs)} near-duplicate pairs above {threshold}"
+    )
+    if loaded.rejects or pairs:
+        raise typer.Exit(1)

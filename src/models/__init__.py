@@ -1,0 +1,1 @@
+"""Model code shared by training and serving: labels, normalisation, language id, classifiers."""

@@ -1,0 +1,1 @@
+"""Pipeline stages: validate and prepare data, train, evaluate."""

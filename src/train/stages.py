@@ -1,0 +1,141 @@
+"""The three pipeline stages as functions of `params.yaml`; `dvc.yaml` runs them via the CLI."""
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from triage.models.artifact import MANIFEST, TriageModel, load_model, save_model
+from triage.paths import MODEL_DIR, PROCESSED_DIR, RAW_DIR, REPORTS_DIR
+from triage.train.config import read_yaml, section
+from triage.train.corpus import CorpusError, load_corpus
+from triage.train.evaluate import evaluate, score_frame
+from triage.train.fit import ModelConfig, fit_model, read_split
+from triage.train.metrics import compute_metrics, headline
+from triage.train.prepare import PrepareResult, SplitSettings, prepare
+
+log = logging.getLogger(__name__)
+
+
+def run_prepare(params_path: Path, allow_rejects: bool = False) -> PrepareResult:
+    values = section(read_yaml(params_path), "prepare")
+    settings = SplitSettings(
+        seed=int(values.get("seed", 13)),
+        valid_fraction=float(values.get("valid_fraction", 0.15)),
+        test_fraction=float(values.get("test_fraction", 0.15)),
+        near_duplicate_threshold=float(values.get("near_duplicate_threshold", 0.6)),
+    )
+    raw_dir = Path(values.get("raw_dir", RAW_DIR))
+    return prepare(raw_dir, PROCESSED_DIR, REPORTS_DIR / "data_counts.csv", settings, allow_rejects)
+
+
+def _sha256(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{k}": v for k, v in values.items()}
+
+
+def run_train(params_path: Path, track: bool = True) -> TriageModel:
+    values = section(read_yaml(params_path), "train")
+    config = ModelConfig.read(Path(values["model_config"]))
+    train_path, valid_path = PROCESSED_DIR / "train.jsonl", PROCESSED_DIR / "valid.jsonl"
+    train, valid = read_split(train_path), read_split(valid_path)
+    started = time.perf_counter()
+    model = fit_model(train, valid, config)
+    fit_seconds = round(time.perf_counter() - started, 2)
+    model.name = values.get("model_name", "triage")
+    valid_report = compute_metrics(score_frame(model, valid))
+    valid_headline = _prefixed("valid", headline(valid_report))
+    model.metadata = {
+        "config": str(config.path),
+        "params": config.params,
+        "langid": config.langid,
+        "data": {
+            "train_rows": len(train),
+            "valid_rows": len(valid),
+            "sha256": _sha256(train_path, valid_path),
+        },
+        "fit_seconds": fit_seconds,
+        "valid_metrics": valid_headline,
+    }
+    save_model(model, MODEL_DIR)
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORTS_DIR / "valid_metrics.json").write_text(json.dumps(valid_report, indent=2) + "\n")
+    if track:
+        from triage.train import tracking
+
+        tracking.configure()
+        tracking.ensure_experiment(values.get("experiment", "triage"))
+        registered = tracking.log_and_register(
+            MODEL_DIR,
+            model.name,
+            params={
+                "model_config": config.path,
+                "kind": config.kind,
+                "troll_threshold": model.troll_threshold,
+                **_prefixed("model", config.params),
+                "train_rows": len(train),
+                "valid_rows": len(valid),
+                "data_sha256": model.metadata["data"]["sha256"],
+            },
+            metrics={**valid_headline, "fit_seconds": fit_seconds},
+            artifacts=[REPORTS_DIR / "valid_metrics.json", REPORTS_DIR / "data_counts.csv"],
+            example_texts=valid.text.head(3).tolist(),
+        )
+        model.version = registered["registered_version"]
+        _update_manifest(MODEL_DIR, version=model.version, mlflow=registered)
+    return model
+
+
+def _update_manifest(model_dir: Path, **fields: Any) -> None:
+    path = model_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.update(fields)
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def load_labeled(path: Path, allow_rejects: bool = False) -> pd.DataFrame:
+    """A labeled JSONL file as a frame, validated like the corpus."""
+    loaded = load_corpus([path])
+    if loaded.rejects and not allow_rejects:
+        raise CorpusError(loaded.rejects)
+    for reject in loaded.rejects:
+        log.warning("skipped %s", reject)
+    if not loaded.examples:
+        raise ValueError(f"{path}: no valid labeled rows")
+    return pd.DataFrame([e.to_record() for e in loaded.examples])
+
+
+def run_evaluate(
+    model_dir: Path = MODEL_DIR,
+    data: Path | None = None,
+    out_dir: Path = REPORTS_DIR,
+    allow_rejects: bool = False,
+    track: bool = True,
+) -> dict[str, Any]:
+    """Evaluate on the test split (the stage) or on any labeled file (`--data`)."""
+    model = load_model(model_dir)
+    frame = read_split(PROCESSED_DIR / "test.jsonl") if data is None else load_labeled(data, allow_rejects)
+    report = evaluate(model, frame, out_dir)
+    run_id = json.loads((model_dir / MANIFEST).read_text()).get("mlflow", {}).get("run_id")
+    if track and data is None and run_id:
+        from triage.train import tracking
+
+        tracking.configure()
+        tracking.log_to_run(
+            run_id,
+            _prefixed(
+                "test",
+                headline({k: v for k, v in report.items() if k in ("all", "ru", "uk", "bg", "en")}),
+            ),
+            [out_dir / "metrics.json", out_dir / "errors.jsonl", out_dir / "confusion"],
+        )
+    return report

@@ -1,0 +1,75 @@
+"""The classifier heads, calibration, the troll threshold, language id and normalisation."""
+
+import numpy as np
+import pytest
+from triage.models.baseline import LinearConfig
+from triage.models.labels import CAUSES, LANGS, OTHER_LANG
+from triage.models.normalize import clean_text, dedup_key, feature_text
+from triage.train.evaluate import score_frame
+from triage.train.fit import best_f1_threshold
+from triage.train.metrics import compute_metrics, expected_calibration_error
+
+
+def test_cause_head_outputs_a_distribution_over_all_labels(fitted_model, sample_splits):
+    cause, troll = fitted_model.classifier.predict_proba(sample_splits["test"].text.tolist())
+    assert cause.shape == (len(sample_splits["test"]), len(CAUSES))
+    assert np.allclose(cause.sum(axis=1), 1.0)
+    assert ((troll >= 0) & (troll <= 1)).all()
+
+
+def test_heads_learn_far_above_chance(fitted_model, sample_splits):
+    report = compute_metrics(score_frame(fitted_model, sample_splits["test"]))
+    assert report["all"]["cause"]["macro_f1"] > 0.45  # chance is about 1/7
+    assert report["all"]["troll"]["roc_auc"] > 0.8
+    assert report["all"]["lang_accuracy"] > 0.9
+
+
+def test_calibrated_confidence_tracks_accuracy(fitted_model, sample_splits):
+    test = sample_splits["test"]
+    cause, _ = fitted_model.classifier.predict_proba(test.text.tolist())
+    labels = test.cause.map(CAUSES.index).to_numpy()
+    assert expected_calibration_error(cause, labels) < 0.2
+
+
+def test_troll_threshold_maximises_f1_on_held_out_scores():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.35, 0.3, 0.8, 0.9])
+    threshold = best_f1_threshold(labels, scores)
+    assert threshold == pytest.approx(0.3)
+    assert 0 < threshold < 1
+
+
+def test_linear_config_rejects_unknown_settings():
+    with pytest.raises(ValueError, match="unknown linear model setting"):
+        LinearConfig.from_dict({"cause_c": 1.0, "typo_c": 2.0})
+    assert LinearConfig.from_dict({"char_ngram_range": [1, 3]}).char_ngram_range == (1, 3)
+
+
+def test_language_identifier_on_held_out_comments(fitted_model, sample_splits):
+    test = sample_splits["test"]
+    langs, confidence = fitted_model.langid.predict(test.text.tolist())
+    accuracy = np.mean(np.array(langs) == test.lang.to_numpy())
+    assert accuracy > 0.9
+    assert set(langs) <= {*LANGS, OTHER_LANG}
+    assert ((confidence > 0) & (confidence <= 1)).all()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Der Kurier ist nicht gekommen und niemand antwortet auf meine E-Mails",
+        "La livraison est arrivée avec trois jours de retard, très déçu",
+        "Kurier nie przyjechał, a infolinia nie odbiera od tygodnia",
+        "配送が遅れています。どうなっていますか",
+        "🙂🙂🙂",
+    ],
+)
+def test_other_languages_are_reported_as_other(fitted_model, text):
+    langs, _ = fitted_model.langid.predict([text])
+    assert langs == [OTHER_LANG]
+
+
+def test_normalisation_levels():
+    assert clean_text("  Cafe\u0301 \n closed  ") == "Café closed"
+    assert dedup_key("CAFÉ closed") == dedup_key("cafe\u0301   CLOSED")
+    assert feature_text("УЖААААСНО\u200b!!") == "ужаасно!!"

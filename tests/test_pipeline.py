@@ -1,0 +1,132 @@
+"""End to end: `dvc repro` on a small copy of the corpus, the MLflow registry, `mlflow models serve`."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT, write_jsonl
+
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def pipeline_copy(tmp_path_factory, sample_examples):
+    """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo."""
+    root = tmp_path_factory.mktemp("pipeline")
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(PROJECT / name, root / name)
+    for folder in ("configs", "src"):
+        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "data" / "raw").mkdir(parents=True)
+    write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    run(["git", "init", "-q"], root, env)
+    run([str(BIN / "dvc"), "init", "-q"], root, env)
+    run([str(BIN / "dvc"), "repro"], root, env, timeout=900)
+    return root, env
+
+
+def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
+    root, env = pipeline_copy
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    for scope in ("all", "ru", "uk", "bg", "en"):
+        cause, troll = metrics[scope]["cause"], metrics[scope]["troll"]
+        assert {"accuracy", "macro_f1", "per_class"} <= set(cause)
+        assert {"precision", "recall", "f1", "roc_auc"} <= set(troll)
+        for task in ("cause", "troll"):
+            assert (root / "reports" / "confusion" / f"{task}_{scope}.png").exists()
+            assert (root / "reports" / "confusion" / f"{task}_{scope}_normalized.csv").exists()
+    assert metrics["all"]["cause"]["macro_f1"] > 0.4
+    assert (root / "reports" / "errors.jsonl").exists()
+    assert (root / "dvc.lock").exists()
+    shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
+    assert "metrics.json" in shown.stdout
+    plots = run([str(BIN / "dvc"), "plots", "show", "-o", str(root / "plots_html")], root, env)
+    assert (root / "plots_html" / "index.html").exists(), plots.stdout
+    status = run([str(BIN / "dvc"), "status"], root, env)
+    assert "up to date" in status.stdout
+
+
+def test_model_is_registered_and_champion_moves_only_on_improvement(pipeline_copy):
+    from mlflow import MlflowClient
+
+    root, env = pipeline_copy
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    manifest = json.loads((root / "artifacts" / "model" / "manifest.json").read_text())
+    champion = client.get_model_version_by_alias("triage", "champion")
+    assert champion.version == manifest["version"] == "1"
+    # Retrain the same data: equal score, so a new version is registered but is not champion.
+    run([str(BIN / "dvc"), "repro", "-f", "train"], root, env, timeout=600)
+    versions = client.search_model_versions("name='triage'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    assert client.get_model_version_by_alias("triage", "champion").version == "1"
+    run_data = client.get_run(champion.run_id).data
+    assert "valid_all_cause_macro_f1" in run_data.metrics
+    assert "test_all_cause_macro_f1" in run_data.metrics
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_mlflow_models_serve_answers_with_the_champion(pipeline_copy):
+    from triage.serve.predictor import Predictor
+
+    root, env = pipeline_copy
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "models", "serve", "-m", "models:/triage@champion",
+         "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode()[-3000:]
+                assert time.time() < deadline, "mlflow models serve did not start"
+                time.sleep(1)
+        texts = ["Курьер опять опоздал на два дня", "Great staff, thank you!"]
+        body = json.dumps({"dataframe_records": [{"text": t} for t in texts]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", body, {"Content-Type": "application/json"}
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())["predictions"]
+        os.environ["MLFLOW_TRACKING_URI"] = env["MLFLOW_TRACKING_URI"]
+        try:
+            local = Predictor.load(str(root / "artifacts" / "model")).predict(texts)
+        finally:
+            del os.environ["MLFLOW_TRACKING_URI"]
+        assert [a["cause"] for a in answer] == [p.cause for p in local]
+        assert [a["troll_score"] for a in answer] == pytest.approx([p.troll_score for p in local])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

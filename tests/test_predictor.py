@@ -1,0 +1,66 @@
+"""The predictor contract and the artifact format's save/load round trip."""
+
+import json
+
+import numpy as np
+import pytest
+from triage.models.artifact import FORMAT, MANIFEST, ModelLoadError, load_model, save_model
+from triage.models.labels import CAUSES
+from triage.serve.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def saved_model(fitted_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    fitted_model.version = "7"
+    return save_model(fitted_model, path)
+
+
+def test_artifact_round_trip_gives_identical_scores(fitted_model, saved_model, sample_splits):
+    texts = sample_splits["test"].text.tolist()
+    loaded = load_model(saved_model)
+    before, after = fitted_model.score(texts), loaded.score(texts)
+    assert np.array_equal(before.cause_proba, after.cause_proba)
+    assert np.array_equal(before.troll_proba, after.troll_proba)
+    assert before.langs == after.langs
+    manifest = json.loads((saved_model / MANIFEST).read_text())
+    assert manifest["format"] == FORMAT and manifest["kind"] == "tfidf_linear"
+    assert manifest["labels"]["cause"] == list(CAUSES)
+
+
+def test_missing_or_foreign_artifacts_fail_clearly(tmp_path, saved_model):
+    with pytest.raises(ModelLoadError, match=r"manifest\.json not found"):
+        load_model(tmp_path)
+    (tmp_path / MANIFEST).write_text(json.dumps({"format": "something/9"}))
+    with pytest.raises(ModelLoadError, match="unsupported format"):
+        load_model(tmp_path)
+    (tmp_path / MANIFEST).write_text((saved_model / MANIFEST).read_text())
+    (tmp_path / "model.joblib").write_bytes(b"not a pickle")
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_model(tmp_path)
+
+
+def test_predictor_contract(saved_model, sample_splits):
+    predictor = Predictor.load(saved_model)
+    texts = sample_splits["test"].text.tolist()[:20]
+    predictions = predictor.predict(texts)
+    assert len(predictions) == len(texts)
+    for p in predictions:
+        assert list(p.cause_scores) == list(CAUSES)
+        assert sum(p.cause_scores.values()) == pytest.approx(1.0)
+        assert p.cause == max(p.cause_scores, key=p.cause_scores.get)
+        assert 0 <= p.troll_score <= 1
+        assert p.troll == (p.troll_score >= predictor.model.troll_threshold)
+        assert p.model.name == "triage" and p.model.version == "7"
+    # batch scoring equals one-by-one scoring: no state leaks between rows
+    single = [predictor.predict([t])[0] for t in texts[:5]]
+    assert [s.model_dump() for s in single] == [p.model_dump() for p in predictions[:5]]
+    assert predictor.predict([]) == []
+
+
+def test_predictor_uses_environment_uri(saved_model, monkeypatch):
+    monkeypatch.setenv("TRIAGE_MODEL_URI", str(saved_model))
+    assert Predictor.load().info.version == "7"
+    monkeypatch.setenv("TRIAGE_MODEL_URI", "/nonexistent/model")
+    with pytest.raises(ModelLoadError):
+        Predictor.load()
