@@ -77,12 +77,12 @@ def test_model_is_registered_and_champion_moves_only_on_improvement(pipeline_cop
     client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
     manifest = json.loads((root / "artifacts" / "model" / "manifest.json").read_text())
     champion = client.get_model_version_by_alias("triage", "champion")
-    assert champion.version == manifest["version"] == "1"
+    assert str(champion.version) == manifest["version"] == "1"
     # Retrain the same data: equal score, so a new version is registered but is not champion.
     run([str(BIN / "dvc"), "repro", "-f", "train"], root, env, timeout=600)
     versions = client.search_model_versions("name='triage'")
     assert sorted(int(v.version) for v in versions) == [1, 2]
-    assert client.get_model_version_by_alias("triage", "champion").version == "1"
+    assert str(client.get_model_version_by_alias("triage", "champion").version) == "1"
     run_data = client.get_run(champion.run_id).data
     assert "valid_all_cause_macro_f1" in run_data.metrics
     assert "test_all_cause_macro_f1" in run_data.metrics

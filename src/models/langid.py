@@ -3,9 +3,9 @@
 Off-the-shelf detectors tell Russian, Ukrainian and Bulgarian apart well in Cyrillic, but
 they fail on how people actually type: transliterated Russian, Bulgarian "shlyokavitsa",
 Ukrainian without і/ї/є. So the four languages are told apart by a character n-gram
-classifier trained on the corpus, and lingua (a maintained, offline detector) only decides
-whether a text is in some *other* language: when lingua is confident the text is, say,
-German or Polish and our classifier is not confident, the answer is `other`.
+classifier trained on the corpus. Whether a text is in some *other* language is decided by
+its script, by letters only other Cyrillic languages use, and by lingua (a maintained,
+offline detector) where lingua is reliable: English vs. other Latin-script languages.
 See README "Language identification" for the measured accuracy of each option.
 """
 
@@ -60,28 +60,32 @@ _OTHER_LANGUAGES = (
     "HINDI",
     "VIETNAMESE",
 )
+# Cyrillic letters of Belarusian, Serbian, Macedonian and Kazakh that ru/uk/bg never use.
+_OTHER_CYRILLIC = frozenset("ўјљњћђџѓќѕқғүұәөһң")
 _OURS = {"RUSSIAN": "ru", "UKRAINIAN": "uk", "BULGARIAN": "bg", "ENGLISH": "en"}
 
 
-def _letters_in_known_scripts(text: str) -> tuple[int, int]:
-    """(letters, letters that are Latin or Cyrillic): other scripts mean another language."""
-    letters = known = 0
+def _script_profile(text: str) -> tuple[int, int, int, int]:
+    """Letters in total, Cyrillic letters, Latin letters, and Latin letters beyond ASCII."""
+    letters = cyrillic = latin = accented = 0
     for char in text:
         if char.isalpha():
             letters += 1
             name = unicodedata.name(char, "")
-            known += name.startswith(("LATIN", "CYRILLIC"))
-    return letters, known
+            if name.startswith("CYRILLIC"):
+                cyrillic += 1
+            elif name.startswith("LATIN"):
+                latin += 1
+                accented += not char.isascii()
+    return letters, cyrillic, latin, accented
 
 
 @dataclass
 class LangIdConfig:
     ngram_range: tuple[int, int] = (1, 4)
     c: float = 20.0
-    other_min_confidence: float = 0.6
-    """lingua must be at least this sure of another language..."""
-    ours_max_confidence: float = 0.9
-    """...and our classifier at most this sure of its answer, for the text to be `other`."""
+    other_min_confidence: float = 0.4
+    """How sure lingua must be of another language for a Latin-script text to be `other`."""
     other_min_letters: int = 12
     """Shorter texts carry too little evidence to call them another language."""
 
@@ -116,7 +120,7 @@ class LanguageIdentifier:
         from lingua import Language, LanguageDetectorBuilder
 
         names = (*_OURS, *_OTHER_LANGUAGES)
-        return LanguageDetectorBuilder.from_languages(*(Language[n] for n in names)).build()
+        return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in names)).build()
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -135,20 +139,30 @@ class LanguageIdentifier:
         confidence = proba[np.arange(len(texts)), best]
         langs = [LANGS[i] for i in best]
         for i, text in enumerate(texts):
-            if self._is_other(text, float(confidence[i])):
+            if self._is_other(text, langs[i]):
                 langs[i] = OTHER_LANG
         return langs, confidence
 
-    def _is_other(self, text: str, our_confidence: float) -> bool:
-        letters, known = _letters_in_known_scripts(text)
-        if letters == 0:
+    def _is_other(self, text: str, guess: str) -> bool:
+        """Decide `other` from the script, marker letters, then lingua where it is reliable.
+
+        Cyrillic: letters that ru/uk/bg never use (ў, ј, љ, қ, ...) mark Belarusian, Serbian,
+        Macedonian or Kazakh. Latin: lingua is trusted for English vs. other languages; it is
+        not trusted on transliterated Russian/Bulgarian (it takes them for Slovak or Bosnian)
+        unless the text has letters with diacritics, which transliteration does not use.
+        """
+        letters, cyrillic, latin, accented = _script_profile(text)
+        if letters == 0 or cyrillic + latin < letters / 2:
             return True
-        if known < letters / 2:
-            return True
-        if letters < self.config.other_min_letters or our_confidence > self.config.ours_max_confidence:
+        if cyrillic >= latin:
+            return any(char in _OTHER_CYRILLIC for char in text.casefold())
+        if letters < self.config.other_min_letters:
             return False
+        top = self._lingua_top(text)
+        if top is None or top[0] in _OURS or top[1] < self.config.other_min_confidence:
+            return False
+        return guess == "en" or accented > 0
+
+    def _lingua_top(self, text: str) -> tuple[str, float] | None:
         values = self._lingua.compute_language_confidence_values(text)
-        if not values:
-            return False
-        top = values[0]
-        return top.language.name not in _OURS and top.value >= self.config.other_min_confidence
+        return (values[0].language.name, values[0].value) if values else None

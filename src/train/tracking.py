@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from triage.models.artifact import load_model
-from triage.models.pyfunc import ARTIFACT_KEY, TriagePyfunc, scores_frame
+from triage.models.pyfunc import ARTIFACT_KEY, scores_frame
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,17 @@ def serving_requirements() -> list[str]:
     return pins
 
 
+def _model_code(workdir: Path) -> Path:
+    """MLflow "models from code": a script naming the model class, instead of a pickle of it."""
+    script = workdir / "triage_model.py"
+    script.write_text(
+        "import mlflow.models\n"
+        "from triage.models.pyfunc import TriagePyfunc\n\n"
+        "mlflow.models.set_model(TriagePyfunc())\n"
+    )
+    return script
+
+
 def _package_copy(workdir: Path) -> Path:
     """A copy of the `triage` package to ship inside the MLflow model (`code_paths`)."""
     import triage
@@ -99,7 +110,7 @@ def log_and_register(
         signature = infer_signature(example, scores_frame(load_model(model_dir), example_texts))
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=TriagePyfunc(),
+            python_model=str(_model_code(Path(tmp))),
             artifacts={ARTIFACT_KEY: str(model_dir)},
             code_paths=[str(_package_copy(Path(tmp)))],
             pip_requirements=serving_requirements(),
