@@ -30,6 +30,7 @@ lint: install
 
 ## Evaluation only: the real-comment benchmark beside the project (never trained or tuned on).
 benchmark-real: install
+	$(BIN)/triage evaluate --no-track --out reports/benchmark/all $(foreach l,ru uk bg en,--data $(BENCHMARK)/real_$(l).jsonl)
 	@for lang in ru uk bg en; do \
 		echo "== $(BENCHMARK)/real_$$lang.jsonl"; \
 		$(BIN)/triage evaluate --no-track --data $(BENCHMARK)/real_$$lang.jsonl --out reports/benchmark/$$lang || exit 1; \

@@ -78,7 +78,8 @@ def train(
 def evaluate(
     model: Annotated[Path, typer.Option(help="Model folder.")] = MODEL_DIR,
     data: Annotated[
-        Path | None, typer.Option(help="Any labeled JSONL file; default: the test split.")
+        list[Path] | None,
+        typer.Option(help="Labeled JSONL file(s), repeatable; default: the test split."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for metrics and matrices.")] = REPORTS_DIR,
     allow_rejects: Annotated[bool, typer.Option(help="Skip invalid rows of --data.")] = False,
@@ -223,3 +224,15 @@ def data_check(
     )
     if loaded.rejects or pairs:
         raise typer.Exit(1)
+
+
+@data_app.command("stats")
+def data_stats(
+    raw_dir: Annotated[Path, typer.Option(help="Folder of corpus *.jsonl files.")] = RAW_DIR,
+) -> None:
+    """Print the corpus tables of the data card (counts, lengths, typing, hard cases, industries)."""
+    from triage.train.corpus import corpus_files, load_corpus
+    from triage.train.corpus_stats import corpus_tables
+
+    loaded = load_corpus(corpus_files(raw_dir))
+    typer.echo(corpus_tables(loaded.examples))

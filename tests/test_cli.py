@@ -65,22 +65,13 @@ def test_predict_errors_are_messages_not_tracebacks(tmp_path, model_dir):
     assert both.exit_code == 1 and "either INPUT or --text" in both.stderr
 
 
-def test_evaluate_any_labeled_file(model_dir, sample_splits, tmp_path):
-    data = write_jsonl(tmp_path / "labeled.jsonl", sample_splits["test"].to_dict("records"))
+def test_evaluate_any_labeled_files(model_dir, sample_splits, tmp_path):
+    records = sample_splits["test"].to_dict("records")
+    first = write_jsonl(tmp_path / "a.jsonl", records[: len(records) // 2])
+    second = write_jsonl(tmp_path / "b.jsonl", records[len(records) // 2 :])
     out = tmp_path / "report"
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--model",
-            str(model_dir),
-            "--data",
-            str(data),
-            "--out",
-            str(out),
-            "--no-track",
-        ],
-    )
+    args = ["evaluate", "--model", str(model_dir), "--out", str(out), "--no-track"]
+    result = runner.invoke(app, [*args, "--data", str(first), "--data", str(second)])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["all"]["cause"]["n"] == len(sample_splits["test"])

@@ -73,3 +73,4 @@ def test_normalisation_levels():
     assert clean_text("  Cafe\u0301 \n closed  ") == "Café closed"
     assert dedup_key("CAFÉ closed") == dedup_key("cafe\u0301   CLOSED")
     assert feature_text("УЖААААСНО\u200b!!") == "ужаасно!!"
+    assert feature_text("@ZettaHelp see https://x.io/a?b=1 now") == "@user see httpurl now"

@@ -130,3 +130,18 @@ def test_mlflow_models_serve_answers_with_the_champion(pipeline_copy):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_predictor_loads_the_registered_champion(pipeline_copy, monkeypatch):
+    from triage.serve.predictor import Predictor
+
+    root, env = pipeline_copy
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", env["MLFLOW_TRACKING_URI"])
+    registered = Predictor.load("models:/triage@champion")
+    by_number = Predictor.load("models:/triage/1")
+    local = Predictor.load(root / "artifacts" / "model")
+    assert registered.info.version == by_number.info.version == "1"
+    texts = ["Pizza came cold and two hours late", "Дякую, все чудово!", "ceni sa mnogo visoki"]
+    # The local folder may hold a later retrain of the same data: same scores, other version.
+    expected = [p.model_dump(exclude={"model"}) for p in local.predict(texts)]
+    assert [p.model_dump(exclude={"model"}) for p in registered.predict(texts)] == expected

@@ -12,6 +12,8 @@ import unicodedata
 _WHITESPACE = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _REPEATS = re.compile(r"(\w)\1{2,}")
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@\w+")
 
 
 def clean_text(text: str) -> str:
@@ -25,8 +27,10 @@ def dedup_key(text: str) -> str:
 
 
 def feature_text(text: str) -> str:
-    """What the vectorisers see: NFKC, lower case, no invisible marks, letter runs cut to two."""
+    """What the vectorisers see: NFKC, lower case, no invisible marks, letter runs cut to two,
+    links and @handles replaced by placeholders (their exact form says nothing about the cause)."""
     text = unicodedata.normalize("NFKC", text)
+    text = _MENTION.sub(" @user ", _URL.sub(" httpurl ", text))
     text = _INVISIBLE.sub("", text).casefold()
     text = _REPEATS.sub(r"\1\1", text)
     return _WHITESPACE.sub(" ", text).strip()

@@ -102,21 +102,24 @@ def _update_manifest(model_dir: Path, **fields: Any) -> None:
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
 
 
-def load_labeled(path: Path, allow_rejects: bool = False) -> pd.DataFrame:
-    """A labeled JSONL file as a frame, validated like the corpus."""
-    loaded = load_corpus([path])
+def load_labeled(paths: list[Path], allow_rejects: bool = False) -> pd.DataFrame:
+    """Labeled JSONL files as one frame, validated like the corpus."""
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"labeled file(s) not found: {', '.join(missing)}")
+    loaded = load_corpus(paths)
     if loaded.rejects and not allow_rejects:
         raise CorpusError(loaded.rejects)
     for reject in loaded.rejects:
         log.warning("skipped %s", reject)
     if not loaded.examples:
-        raise ValueError(f"{path}: no valid labeled rows")
+        raise ValueError(f"{', '.join(map(str, paths))}: no valid labeled rows")
     return pd.DataFrame([e.to_record() for e in loaded.examples])
 
 
 def run_evaluate(
     model_dir: Path = MODEL_DIR,
-    data: Path | None = None,
+    data: list[Path] | None = None,
     out_dir: Path = REPORTS_DIR,
     allow_rejects: bool = False,
     track: bool = True,
@@ -126,7 +129,7 @@ def run_evaluate(
     frame = read_split(PROCESSED_DIR / "test.jsonl") if data is None else load_labeled(data, allow_rejects)
     report = evaluate(model, frame, out_dir)
     run_id = json.loads((model_dir / MANIFEST).read_text()).get("mlflow", {}).get("run_id")
-    if track and data is None and run_id:
+    if track and not data and run_id:
         from triage.train import tracking
 
         tracking.configure()

@@ -1,0 +1,92 @@
+"""Corpus statistics for the data card: counts, lengths, registers, hard cases, industries."""
+
+from collections.abc import Sequence
+
+import pandas as pd
+from triage.models.labels import CAUSES, LANGS
+from triage.train.corpus import Example
+
+LENGTH_BUCKETS = {"2-6 words": (0, 6), "7-34 words": (7, 34), "35+ words": (35, 10**9)}
+
+
+def _frame(examples: Sequence[Example]) -> pd.DataFrame:
+    rows = []
+    for e in examples:
+        tags = e.extra.get("tags") or []
+        rows.append(
+            {
+                "lang": e.lang,
+                "cause": e.cause,
+                "troll": e.troll,
+                "words": len(e.text.split()),
+                "hard": any(str(t).startswith("hard:") for t in tags),
+                "tags": [str(t) for t in tags],
+                "industry": e.extra.get("industry", "unknown"),
+                "source": e.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def _share(mask: pd.Series) -> str:
+    return f"{mask.mean():.0%}"
+
+
+def corpus_tables(examples: Sequence[Example]) -> str:
+    """Markdown tables describing the corpus (hand-written rows; variants counted apart)."""
+    frame = _frame(examples)
+    written = frame[frame.source != "augmented"]
+    counts = []
+    for lang in LANGS:
+        part = written[written.lang == lang]
+        row = {"lang": lang}
+        for cause in CAUSES:
+            row[cause] = int(((part.cause == cause) & ~part.troll).sum())
+        row["troll (cause none)"] = int((part.troll & (part.cause == "none")).sum())
+        row["troll (topic)"] = int((part.troll & (part.cause != "none")).sum())
+        row["total"] = len(part)
+        counts.append(row)
+    sections = [
+        "### Hand-written comments: language × cause (troll false) and trolls",
+        _markdown(pd.DataFrame(counts)),
+    ]
+    shape = []
+    for lang in LANGS:
+        part = written[written.lang == lang]
+        row = {"lang": lang, "hard cases": _share(part.hard)}
+        for name, (low, high) in LENGTH_BUCKETS.items():
+            row[name] = _share(part.words.between(low, high))
+        for tag in (
+            "translit",
+            "no_diacritics",
+            "surzhyk",
+            "texting",
+            "non_native",
+            "caps",
+            "emoji",
+            "profane",
+        ):
+            row[tag] = _share(part.tags.apply(lambda t, tag=tag: tag in t))
+        shape.append(row)
+    sections += [
+        "### Lengths, hard cases and typing (share of each language's comments)",
+        _markdown(pd.DataFrame(shape)),
+    ]
+    hard = written.explode("tags").tags.dropna()
+    hard = hard[hard.str.startswith("hard:")].str.removeprefix("hard:").value_counts()
+    sections += [
+        "### Hard-case tags (a comment may carry several)",
+        _markdown(hard.rename_axis("tag").reset_index(name="comments")),
+    ]
+    industries = written.industry.value_counts()
+    sections += ["### Industries", _markdown(industries.rename_axis("industry").reset_index(name="comments"))]
+    augmented = int((frame.source == "augmented").sum())
+    sections.append(f"Generated variants (`source: augmented`, train only): {augmented}.")
+    return "\n\n".join(sections) + "\n"
