@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 BENCHMARK ?= ../shared/benchmark
+# dvc runs the stage commands (`triage ...`) through the shell: put the venv first on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install run test lint benchmark-real clean
 
