@@ -152,18 +152,29 @@ def predict(
         str | None, typer.Option(help="Model folder or MLflow URI (models:/triage@champion).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any malformed input line.")] = False,
+    name: Annotated[str | None, typer.Option(help="Customer name for --text's reply.")] = None,
+    settings: Annotated[
+        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
+    ] = None,
 ) -> None:
     """Score comments: one --text, or a JSONL file (malformed lines are reported, not fatal)."""
     from triage.serve.predictor import Predictor
 
     if (text is None) == (input is None):
         _fail("give either INPUT or --text")
-    with _user_errors():
+    from triage.serve.replies import ReplyConfigError
+
+    try:
+        overrides = _read_settings(settings)
         predictor = Predictor.load(model)
+        predictor.replies.settings.merged(overrides)
+    except (ReplyConfigError, ModelLoadError, ValidationError, ValueError) as exc:
+        _fail(str(exc))
     if text is not None:
         if not text.strip():
             _fail("--text is empty")
-        typer.echo(predictor.predict([text])[0].model_dump_json(indent=2))
+        prediction = predictor.predict([text], names=[name], settings=overrides)[0]
+        typer.echo(prediction.model_dump_json(indent=2))
         return
     assert input is not None
     if not input.is_file():
@@ -173,7 +184,7 @@ def predict(
         typer.secho(f"{input}:{reject['line']}: {reject['reason']}", err=True, fg="yellow")
     if rejects and strict:
         _fail(f"{len(rejects)} malformed line(s) in {input}")
-    _write_predictions(predictor, items, output)
+    _write_predictions(predictor, items, output, overrides)
     if rejects:
         rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
         _write_lines(rejects_path, rejects)
@@ -186,13 +197,34 @@ def _write_lines(path: Path, records: list[dict[str, Any]]) -> None:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
-def _write_predictions(predictor, items: list[dict[str, Any]], output: Path | None) -> None:
+def _read_settings(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    import yaml
+
+    if not path.is_file():
+        raise ValueError(f"settings file not found: {path}")
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    return values
+
+
+def _write_predictions(
+    predictor, items: list[dict[str, Any]], output: Path | None, settings: dict[str, Any] | None
+) -> None:
     batch = 256
     sink = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
-            for item, prediction in zip(chunk, predictor.predict([i["text"] for i in chunk]), strict=True):
+            predictions = predictor.predict(
+                [i["text"] for i in chunk],
+                ids=[i.get("id") for i in chunk],
+                names=[i.get("name") for i in chunk],
+                settings=settings,
+            )
+            for item, prediction in zip(chunk, predictions, strict=True):
                 sink.write(json.dumps({**item, **prediction.model_dump()}, ensure_ascii=False) + "\n")
     finally:
         if output:

@@ -26,6 +26,7 @@ def test_predict_text_prints_json(model_dir):
     payload = json.loads(result.stdout)
     assert payload["cause"] in CAUSES and set(payload["cause_scores"]) == set(CAUSES)
     assert payload["lang"] == "ru"
+    assert payload["action"] in {"reply", "human_review"} and payload["reply"]
 
 
 def test_predict_file_reports_bad_lines_and_scores_the_rest(model_dir, tmp_path):
@@ -45,6 +46,8 @@ def test_predict_file_reports_bad_lines_and_scores_the_rest(model_dir, tmp_path)
     rows = [json.loads(x) for x in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["a", 4]
     assert rows[0]["name"] == "Ann" and rows[1]["channel"] == "facebook"
+    assert all(r["action"] in {"reply", "human_review", "do_not_engage"} for r in rows)
+    assert rows[0]["reply"] is None or "Ann" in rows[0]["reply"]
     assert all("cause_scores" in r and "troll_score" in r for r in rows)
     for line in (2, 3, 4):
         assert f"in.jsonl:{line}:" in result.stderr
@@ -119,3 +122,17 @@ def test_shipped_corpus_is_valid_and_has_no_near_duplicates():
     result = runner.invoke(app, ["data", "check"])
     assert result.exit_code == 0, result.stdout[-2000:]
     assert "0 invalid; 0 near-duplicate pairs above 0.6" in result.stdout
+
+
+def test_predict_with_settings_file_and_name(model_dir, tmp_path):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("brand: Zetta\nthresholds:\n  human_review_below: 0.0\n")
+    args = ["predict", "--model", str(model_dir), "--settings", str(settings)]
+    result = runner.invoke(app, [*args, "--name", "Олена", "--text", "Дякую, все чудово, доставка швидка!"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["action"] == "reply"
+    assert "Zetta" in payload["reply"] and "Олена" in payload["reply"]
+    settings.write_text("respons_time_hours: 3\n")
+    bad = runner.invoke(app, [*args, "--text", "hello there"])
+    assert bad.exit_code == 1 and "respons_time_hours" in bad.stderr

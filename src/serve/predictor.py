@@ -1,12 +1,14 @@
 """`Predictor`: load a model (pipeline output or MLflow URI) and score batches of comments."""
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from triage.models.artifact import ModelLoadError, TriageModel, load_model
 from triage.models.labels import CAUSES
 from triage.paths import MODEL_DIR
+from triage.serve.replies import ReplyBook
 from triage.serve.schema import ModelInfo, Prediction
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -46,36 +48,77 @@ def _registry_version(uri: str) -> str | None:
 
 
 class Predictor:
-    """Scores comments with one loaded model; thread-safe for concurrent `predict` calls."""
+    """Scores comments with one loaded model and suggests the action and reply for each.
 
-    def __init__(self, model: TriageModel):
+    Thread-safe for concurrent `predict` calls: nothing is mutated after loading.
+    """
+
+    def __init__(self, model: TriageModel, replies: ReplyBook | None = None):
         self.model = model
+        self.replies = replies or ReplyBook.load()
         self.info = ModelInfo(name=model.name, version=model.version)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Predictor":
-        """Load from a folder, an MLflow URI, `$TRIAGE_MODEL_URI`, or the pipeline's output."""
+    def load(cls, path: str | Path | None = None, replies_dir: str | Path | None = None) -> "Predictor":
+        """Load from a folder, an MLflow URI, `$TRIAGE_MODEL_URI`, or the pipeline's output;
+        reply templates from `replies_dir`, `$TRIAGE_REPLIES_DIR` or `configs/replies`."""
+        replies = ReplyBook.load(replies_dir)
         source = path if path is not None else os.environ.get(MODEL_URI_ENV) or MODEL_DIR
         if isinstance(source, str) and source.startswith(MLFLOW_SCHEMES):
-            return cls(_load_from_mlflow(source))
-        return cls(load_model(Path(source)))
+            return cls(_load_from_mlflow(source), replies)
+        return cls(load_model(Path(source)), replies)
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        """One prediction per text, in order, scored in one vectorised call."""
-        scores = self.model.score(list(texts))
+    def predict(
+        self,
+        texts: Sequence[str],
+        *,
+        ids: Sequence[str | int | None] | None = None,
+        names: Sequence[str | None] | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> list[Prediction]:
+        """One prediction per text, in order, scored in one vectorised call.
+
+        `ids` make the reply wording deterministic per comment (the text is used otherwise),
+        `names` personalise greetings, `settings` override `configs/replies/settings.yaml`.
+        """
+        texts = list(texts)
+        ids = list(ids) if ids is not None else [None] * len(texts)
+        names = list(names) if names is not None else [None] * len(texts)
+        if not len(ids) == len(names) == len(texts):
+            raise ValueError("texts, ids and names must have the same length")
+        resolved = self.replies.settings.merged(settings)
+        scores = self.model.score(texts)
         causes = scores.causes
         trolls = scores.trolls
+        rows = []
+        for i, cause in enumerate(causes):
+            rows.append(
+                {
+                    "lang": scores.langs[i],
+                    "cause": cause,
+                    "cause_score": float(scores.cause_proba[i, CAUSES.index(cause)]),
+                    "troll": bool(trolls[i]),
+                    "troll_score": float(scores.troll_proba[i]),
+                    "key": str(ids[i]) if ids[i] is not None else texts[i],
+                    "name": names[i],
+                }
+            )
+        suggestions = self.replies.suggest_batch(rows, resolved)
         predictions = []
-        for i in range(len(causes)):
-            row = scores.cause_proba[i]
+        for i, (row, suggestion) in enumerate(zip(rows, suggestions, strict=True)):
+            proba = scores.cause_proba[i]
             predictions.append(
                 Prediction(
-                    lang=scores.langs[i],
+                    lang=row["lang"],
                     lang_score=round(float(scores.lang_scores[i]), 4),
-                    cause=causes[i],
-                    cause_scores={c: float(row[j]) for j, c in enumerate(CAUSES)},
-                    troll=bool(trolls[i]),
-                    troll_score=float(scores.troll_proba[i]),
+                    cause=row["cause"],
+                    cause_scores={c: float(proba[j]) for j, c in enumerate(CAUSES)},
+                    troll=row["troll"],
+                    troll_score=row["troll_score"],
+                    action=suggestion.action,
+                    reply=suggestion.reply,
+                    report=suggestion.report,
+                    reason=suggestion.reason,
                     model=self.info,
                 )
             )

@@ -1,5 +1,7 @@
 """Request and response shapes shared by the CLI and (later) the HTTP API."""
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 from triage.models.labels import MAX_TEXT_CHARS
 
@@ -35,4 +37,11 @@ class Prediction(BaseModel):
     cause_scores: dict[str, float] = Field(description="every cause label; sums to 1")
     troll: bool
     troll_score: float = Field(description="calibrated probability that the author is trolling")
+    action: Literal["reply", "human_review", "do_not_engage"] = Field(
+        description="reply: post the suggestion; human_review: a person checks the draft first; "
+        "do_not_engage: troll, no public reply"
+    )
+    reply: str | None = Field(description="suggested public reply in the comment's language")
+    report: bool = Field(description="report the comment to the site's moderators")
+    reason: str | None = Field(default=None, description="why the action is not a plain reply")
     model: ModelInfo
