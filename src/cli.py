@@ -231,6 +231,26 @@ def _write_predictions(
             sink.close()
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (one model copy each).")] = 1,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model folder or MLflow URI; default $TRIAGE_MODEL_URI or artifacts/model."),
+    ] = None,
+) -> None:
+    """Run the HTTP service (POST /v1/predict, /healthz, /readyz, /metrics, /docs)."""
+    from triage.serve.replies import ReplyConfigError
+    from triage.serve.server import serve as run_server
+
+    try:
+        run_server(host, port, workers, model)
+    except (ModelLoadError, ReplyConfigError, OSError) as exc:
+        _fail(f"cannot start: {exc}")
+
+
 @data_app.command("check")
 def data_check(
     raw_dir: Annotated[Path, typer.Option(help="Folder of corpus *.jsonl files.")] = RAW_DIR,

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import joblib
 import numpy as np
+import sklearn
 from triage.models.labels import CAUSES, LANGS
 from triage.models.langid import LanguageIdentifier
 
@@ -78,8 +79,10 @@ class TriageModel:
         if not texts:
             empty = np.zeros((0, len(CAUSES)))
             return Scores([], np.zeros(0), empty, np.zeros(0), self.troll_threshold)
-        langs, lang_scores = self.langid.predict(texts)
-        cause, troll = self.classifier.predict_proba(texts)
+        # Inputs are our own sparse features: skip sklearn's per-call validation overhead.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            langs, lang_scores = self.langid.predict(texts)
+            cause, troll = self.classifier.predict_proba(texts)
         return Scores(langs, lang_scores, cause, troll, self.troll_threshold)
 
 

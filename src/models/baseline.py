@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
@@ -130,7 +131,10 @@ class TfidfLinearClassifier:
         """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n)."""
         if self.vectorizer is None or self.cause_head is None or self.troll_head is None:
             raise RuntimeError("the classifier is not fitted")
-        features = self.vectorizer.transform(texts)
+        # The union's parts directly: FeatureUnion.transform goes through joblib even for one job.
+        features = sparse.hstack(
+            [part.transform(texts) for _, part in self.vectorizer.transformer_list], format="csr"
+        )
         cause = np.zeros((features.shape[0], len(CAUSES)), dtype=np.float64)
         cause[:, self.cause_head.classes_] = self.cause_head.predict_proba(features)
         troll = self.troll_head.predict_proba(features)[:, list(self.troll_head.classes_).index(1)]
