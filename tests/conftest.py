@@ -2,6 +2,7 @@
 
 import json
 import random
+import socket
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from triage.train.prepare import SplitSettings, split_examples
 
 PROJECT = Path(__file__).resolve().parent.parent
 RAW = PROJECT / "data" / "raw"
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for servers the tests start."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, write_jsonl
+from tests.conftest import PROJECT, free_port, write_jsonl
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -88,17 +87,11 @@ def test_model_is_registered_and_champion_moves_only_on_improvement(pipeline_cop
     assert "test_all_cause_macro_f1" in run_data.metrics
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_mlflow_models_serve_answers_with_the_champion(pipeline_copy):
     from triage.serve.predictor import Predictor
 
     root, env = pipeline_copy
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(BIN / "mlflow"), "models", "serve", "-m", "models:/triage@champion",
          "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)],

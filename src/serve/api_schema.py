@@ -2,9 +2,8 @@
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
-from triage.models.labels import MAX_TEXT_CHARS
-from triage.serve.schema import ModelInfo, Prediction
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from triage.serve.schema import CommentIn, ModelInfo, Prediction
 
 MAX_ITEMS = 256
 MAX_BODY_BYTES = 1 << 20
@@ -18,19 +17,10 @@ EXAMPLE_REQUEST = {
 }
 
 
-class ApiItem(BaseModel):
+class ApiItem(CommentIn):
+    """One comment; unlike the CLI's input lines, unknown fields are an error here."""
+
     model_config = ConfigDict(extra="forbid")
-
-    text: StrictStr = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="the comment")
-    id: StrictStr | StrictInt | None = Field(None, description="your id; makes the reply wording stable")
-    name: StrictStr | None = Field(None, max_length=200, description="customer's name for the greeting")
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("text is empty or whitespace only")
-        return value
 
 
 class PredictRequest(BaseModel):

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from triage.models.labels import MAX_TEXT_CHARS
 
 
@@ -11,9 +11,9 @@ class CommentIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    text: StrictStr = Field(min_length=1, max_length=MAX_TEXT_CHARS)
-    id: StrictStr | int | None = None
-    name: StrictStr | None = Field(default=None, max_length=200)
+    text: StrictStr = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="the comment")
+    id: StrictStr | StrictInt | None = Field(None, description="your id; keeps the reply wording stable")
+    name: StrictStr | None = Field(None, max_length=200, description="customer's name for the greeting")
 
     @field_validator("text")
     @classmethod
