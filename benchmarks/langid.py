@@ -17,21 +17,18 @@ from pathlib import Path
 
 import pandas as pd
 from triage.models.labels import LANGS, OTHER_LANG
-from triage.models.langid import _OTHER_LANGUAGES, _OURS, LanguageIdentifier
-from triage.train.fit import ModelConfig, _langid_config
+from triage.models.langid import LanguageIdentifier, build_lingua_detector, lingua_code
+from triage.train.fit import ModelConfig, langid_config
 
 ISO = {"ru": "ru", "uk": "uk", "bg": "bg", "en": "en"}
 
 
 def lingua_predict(texts: list[str]) -> list[str]:
-    from lingua import Language, LanguageDetectorBuilder
-
-    names = (*_OURS, *_OTHER_LANGUAGES)
-    detector = LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in names)).build()
+    detector = build_lingua_detector()
     out = []
     for text in texts:
         found = detector.detect_language_of(text)
-        out.append(_OURS.get(found.name, OTHER_LANG) if found else OTHER_LANG)
+        out.append(lingua_code(found.name) if found else OTHER_LANG)
     return out
 
 
@@ -50,7 +47,7 @@ def main() -> None:
     test = pd.read_json("data/processed/test.jsonl", lines=True)
     other = pd.read_json("data/langid/other.jsonl", lines=True)
     config = ModelConfig.read(Path("configs/linear.yaml"))
-    ours = LanguageIdentifier(_langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
+    ours = LanguageIdentifier(langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
 
     def classifier_only(texts):
         return list(ours.pipeline.predict(texts))

@@ -162,14 +162,10 @@ def predict(
 
     if (text is None) == (input is None):
         _fail("give either INPUT or --text")
-    from triage.serve.replies import ReplyConfigError
-
-    try:
+    with _user_errors():  # also catches ReplyConfigError and pydantic errors (ValueErrors)
         overrides = _read_settings(settings)
         predictor = Predictor.load(model)
         predictor.replies.settings.merged(overrides)
-    except (ReplyConfigError, ModelLoadError, ValidationError, ValueError) as exc:
-        _fail(str(exc))
     if text is not None:
         if not text.strip():
             _fail("--text is empty")
@@ -242,12 +238,11 @@ def serve(
     ] = None,
 ) -> None:
     """Run the HTTP service (POST /v1/predict, /healthz, /readyz, /metrics, /docs)."""
-    from triage.serve.replies import ReplyConfigError
     from triage.serve.server import serve as run_server
 
     try:
         run_server(host, port, workers, model)
-    except (ModelLoadError, ReplyConfigError, OSError) as exc:
+    except (ModelLoadError, ValueError, OSError) as exc:
         _fail(f"cannot start: {exc}")
 
 

@@ -80,6 +80,19 @@ def _script_profile(text: str) -> tuple[int, int, int, int]:
     return letters, cyrillic, latin, accented
 
 
+def build_lingua_detector():
+    """lingua restricted to our four languages and the likely others (smaller, faster)."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    names = (*_OURS, *_OTHER_LANGUAGES)
+    return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in names)).build()
+
+
+def lingua_code(language_name: str) -> str:
+    """Our code for a lingua language name: ru/uk/bg/en or `other`."""
+    return _OURS.get(language_name, OTHER_LANG)
+
+
 @dataclass
 class LangIdConfig:
     ngram_range: tuple[int, int] = (1, 4)
@@ -117,10 +130,7 @@ class LanguageIdentifier:
 
     @cached_property
     def _lingua(self):
-        from lingua import Language, LanguageDetectorBuilder
-
-        names = (*_OURS, *_OTHER_LANGUAGES)
-        return LanguageDetectorBuilder.from_languages(*(getattr(Language, n) for n in names)).build()
+        return build_lingua_detector()
 
     def __getstate__(self):
         state = self.__dict__.copy()

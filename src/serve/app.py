@@ -123,7 +123,6 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         request_id = request_id[:64]
-        request.state.request_id = request_id
         request.state.items = 0
         started = time.perf_counter()
         try:
@@ -218,7 +217,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
             [item.text for item in parsed.items],
             ids=[item.id for item in parsed.items],
             names=[item.name for item in parsed.items],
-            settings=settings.model_dump(),
+            settings=settings,
         )
         for p in predictions:
             metrics.predictions.labels(p.lang, p.cause, str(p.troll).lower(), p.action).inc()

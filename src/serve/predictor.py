@@ -8,7 +8,7 @@ from typing import Any
 from triage.models.artifact import ModelLoadError, TriageModel, load_model
 from triage.models.labels import CAUSES
 from triage.paths import MODEL_DIR
-from triage.serve.replies import ReplyBook
+from triage.serve.replies import ReplyBook, ReplySettings
 from triage.serve.schema import ModelInfo, Prediction
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -74,7 +74,7 @@ class Predictor:
         *,
         ids: Sequence[str | int | None] | None = None,
         names: Sequence[str | None] | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
         """One prediction per text, in order, scored in one vectorised call.
 

@@ -55,8 +55,11 @@ class ReplySettings(BaseModel):
     compensation: Compensation = Compensation()
     thresholds: Thresholds = Thresholds()
 
-    def merged(self, overrides: Mapping[str, Any] | None) -> "ReplySettings":
-        """These settings with `overrides` applied (nested dicts merge); validated."""
+    def merged(self, overrides: "Mapping[str, Any] | ReplySettings | None") -> "ReplySettings":
+        """These settings with `overrides` applied (nested dicts merge); validated.
+        Already-resolved settings pass through, so callers can resolve once per request."""
+        if isinstance(overrides, ReplySettings):
+            return overrides
         if not overrides:
             return self
         return ReplySettings.model_validate(_deep_merge(self.model_dump(), dict(overrides)))
@@ -185,6 +188,7 @@ class ReplyBook:
     def __init__(self, templates: dict[str, LanguageTemplates], settings: ReplySettings):
         self.templates = templates
         self.settings = settings
+        self._plural = {lang: Locale.parse(lang).plural_form for lang in templates}
 
     @classmethod
     def load(cls, folder: str | Path | None = None) -> "ReplyBook":
@@ -203,7 +207,7 @@ class ReplyBook:
 
     def _response_time(self, lang: str, hours: int) -> str:
         spec = self.templates[lang].response_time
-        form = Locale.parse(lang).plural_form(hours)
+        form = self._plural[lang](hours)
         return spec.phrase.format(count=hours, unit=spec.unit.get(form, spec.unit["other"]))
 
     def compose(self, lang: str, cause: str, index: int, name: str | None, settings: ReplySettings) -> str:
@@ -268,7 +272,7 @@ class ReplyBook:
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Suggestion]:
         """Suggestions in order; no two consecutive replies use the same template variant."""
-        resolved = settings if isinstance(settings, ReplySettings) else self.settings.merged(settings)
+        resolved = self.settings.merged(settings)
         suggestions: list[Suggestion] = []
         previous: tuple[str, int] | None = None
         for row in rows:

@@ -83,7 +83,7 @@ def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> 
         valid.cause.tolist(),
         valid.troll.tolist(),
     )
-    langid = LanguageIdentifier(_langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
+    langid = LanguageIdentifier(langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
     if config.troll_threshold == "tune":
         _, troll_scores = classifier.predict_proba(valid.text.tolist())
         threshold = best_f1_threshold(valid.troll.to_numpy(int), troll_scores)
@@ -92,7 +92,7 @@ def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> 
     return TriageModel(classifier=classifier, langid=langid, troll_threshold=threshold)
 
 
-def _langid_config(config: ModelConfig) -> LangIdConfig:
+def langid_config(config: ModelConfig) -> LangIdConfig:
     values = dict(config.langid)
     if "ngram_range" in values:
         values["ngram_range"] = tuple(values["ngram_range"])
