@@ -235,19 +235,34 @@ def test_api_key_protects_v1_only(model_dir, tmp_path):
 
 
 def test_graceful_shutdown_finishes_requests_in_flight(model_dir, tmp_path, sample_splits):
+    """The request's body is still arriving when SIGTERM comes, so it is surely in flight."""
     server = Server(model_dir, tmp_path / "shutdown.log")
     texts = (sample_splits["train"].text.tolist() * 2)[:256]
+    body = json.dumps({"items": [{"text": t} for t in texts]}).encode()
+    signalled = threading.Event()
     result = {}
 
+    def slow_body():
+        yield body[:100]
+        signalled.wait(timeout=30)
+        time.sleep(0.3)  # the server is shutting down by now
+        yield body[100:]
+
     def long_request():
-        result["response"] = post(server.url, {"items": [{"text": t} for t in texts]})
+        result["response"] = httpx.post(
+            f"{server.url}/v1/predict",
+            content=slow_body(),
+            headers={"Content-Type": "application/json"},
+            timeout=60,
+        )
 
     worker = threading.Thread(target=long_request)
     worker.start()
-    time.sleep(0.05)
-    graceful = server.stop()
+    time.sleep(0.5)  # connection accepted and headers read: the request is in flight
+    server.process.send_signal(signal.SIGTERM)
+    signalled.set()
     worker.join(timeout=60)
-    assert graceful
+    assert server.stop()
     assert result["response"].status_code == 200
     assert len(result["response"].json()["predictions"]) == 256
 
@@ -268,12 +283,18 @@ class ExplodingPredictor:
     """Answers the warm-up, then fails on a chosen text: an unexpected server-side error."""
 
     def __init__(self, real: Predictor):
-        self.real, self.info, self.replies = real, real.info, real.replies
+        self.real, self.info, self.replies, self.model = real, real.info, real.replies, real.model
 
     def predict(self, texts, **kwargs):
+        return self.suggest(texts, self.score(texts), **kwargs)
+
+    def score(self, texts):
         if any("boom" in t for t in texts):
             raise RuntimeError("secret internal detail")
-        return self.real.predict(texts, **kwargs)
+        return self.real.score(texts)
+
+    def suggest(self, texts, scores, **kwargs):
+        return self.real.suggest(texts, scores, **kwargs)
 
 
 def test_unexpected_errors_are_500_with_request_id_and_server_keeps_serving(direct):

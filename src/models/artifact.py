@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import joblib
 import numpy as np
 import sklearn
+from triage.models.fast_tfidf import TextBatch
 from triage.models.labels import CAUSES, LANGS
 from triage.models.langid import LanguageIdentifier
 
@@ -49,6 +50,16 @@ class Scores:
     troll_proba: np.ndarray
     troll_threshold: float
 
+    def rows(self, start: int, stop: int) -> "Scores":
+        """The scores of texts `start` to `stop` of the batch."""
+        return Scores(
+            self.langs[start:stop],
+            self.lang_scores[start:stop],
+            self.cause_proba[start:stop],
+            self.troll_proba[start:stop],
+            self.troll_threshold,
+        )
+
     @property
     def causes(self) -> list[str]:
         return [CAUSES[i] for i in self.cause_proba.argmax(axis=1)]
@@ -75,7 +86,7 @@ class TriageModel:
 
     def score(self, texts: Sequence[str]) -> Scores:
         """Score a batch in one vectorised call per head."""
-        texts = list(texts)
+        texts = TextBatch(texts)  # normalised and hashed once for both the classifier and language id
         if not texts:
             empty = np.zeros((0, len(CAUSES)))
             return Scores([], np.zeros(0), empty, np.zeros(0), self.troll_threshold)

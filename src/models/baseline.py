@@ -8,6 +8,7 @@ split (temperature scaling by default) so that scores can drive thresholds and a
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from triage.models import fast_tfidf
+from triage.models.fast_linear import LinearHead
+from triage.models.fast_tfidf import FastTfidf, TextBatch
 from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
 
@@ -91,6 +95,13 @@ def _head(c: float, config: LinearConfig) -> LogisticRegression:
     return LogisticRegression(C=c, class_weight=config.class_weight, max_iter=config.max_iter)
 
 
+@dataclass
+class _FastPath:
+    vectorizers: list[FastTfidf]
+    cause: LinearHead
+    troll: LinearHead
+
+
 class TfidfLinearClassifier:
     """Cause (7 classes) and troll (binary) heads over shared TF-IDF features."""
 
@@ -127,10 +138,44 @@ class TfidfLinearClassifier:
         calibrated = CalibratedClassifierCV(FrozenEstimator(head), method=self.config.calibration)
         return calibrated.fit(features, labels)
 
-    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n)."""
+    @cached_property
+    def _fast(self) -> _FastPath | None:
+        """The NumPy inference path, built on first use (not pickled: it is derived)."""
         if self.vectorizer is None or self.cause_head is None or self.troll_head is None:
             raise RuntimeError("the classifier is not fitted")
+        parts = [part for _, part in self.vectorizer.transformer_list]
+        cause = LinearHead.from_calibrated(self.cause_head)
+        troll = LinearHead.from_calibrated(self.troll_head)
+        if cause is None or troll is None or not all(fast_tfidf.supported(part) for part in parts):
+            return None
+        return _FastPath([FastTfidf(part) for part in parts], cause, troll)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_fast", None)
+        return state
+
+    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n).
+
+        The NumPy path when the fitted parts allow it (`fast_tfidf`, `fast_linear`), else
+        scikit-learn's; a `TextBatch` shares its n-gram hashes with the language identifier.
+        """
+        fast = self._fast
+        if fast is None:
+            return self.reference_predict_proba(texts)
+        batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
+        blocks = [vectorizer.transform(batch) for vectorizer in fast.vectorizers]
+        cause = np.zeros((len(batch), len(CAUSES)), dtype=np.float64)
+        cause[:, fast.cause.classes] = fast.cause.predict_proba(blocks)
+        troll = fast.troll.predict_proba(blocks)[:, list(fast.troll.classes).index(1)]
+        return cause, troll
+
+    def reference_predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """scikit-learn's own transform and heads: the reference the fast path must equal."""
+        if self.vectorizer is None or self.cause_head is None or self.troll_head is None:
+            raise RuntimeError("the classifier is not fitted")
+        texts = list(texts)
         # The union's parts directly: FeatureUnion.transform goes through joblib even for one job.
         features = sparse.hstack(
             [part.transform(texts) for _, part in self.vectorizer.transformer_list], format="csr"

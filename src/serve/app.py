@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,6 +29,7 @@ from triage.serve.api_schema import (
     PredictRequest,
     PredictResponse,
 )
+from triage.serve.batching import ScoringQueue
 from triage.serve.observability import LOGGER, ServiceMetrics
 from triage.serve.predictor import Predictor
 
@@ -102,15 +104,18 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
 def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
     """The service around one loaded predictor; `api_key` protects `/v1/*` when set."""
     metrics = ServiceMetrics()
+    scoring = ScoringQueue(predictor.score)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.ready = False
+        await run_in_threadpool(predictor.model.langid.warm_up)
         await run_in_threadpool(predictor.predict, WARM_UP_TEXTS)
         app.state.ready = True
         log.info("ready", extra={"model": predictor.info.name, "version": predictor.info.version})
         yield
         app.state.ready = False
+        scoring.close()
 
     app = FastAPI(
         title="triage",
@@ -212,9 +217,10 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
             first = exc.errors()[0]
             where = ".".join(["settings", *(str(p) for p in first["loc"])])
             return error(422, "invalid_settings", f"{where}: {first['msg']}", where)
-        predictions = await run_in_threadpool(
-            predictor.predict,
-            [item.text for item in parsed.items],
+        texts = [item.text for item in parsed.items]
+        predictions = predictor.suggest(
+            texts,
+            await scoring.score(texts),
             ids=[item.id for item in parsed.items],
             names=[item.name for item in parsed.items],
             settings=settings,
@@ -227,7 +233,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
                 {"id": item.id, **p.model_dump()} for item, p in zip(parsed.items, predictions, strict=True)
             ],
         }
-        return JSONResponse(body)
+        return Response(orjson.dumps(body), media_type="application/json")
 
     def openapi() -> dict[str, Any]:
         """FastAPI's schema plus the request models, which the handler validates itself."""

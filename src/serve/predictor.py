@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from triage.models.artifact import ModelLoadError, TriageModel, load_model
+from triage.models.artifact import ModelLoadError, Scores, TriageModel, load_model
 from triage.models.labels import CAUSES
 from triage.paths import MODEL_DIR
 from triage.serve.replies import ReplyBook, ReplySettings
@@ -82,12 +82,27 @@ class Predictor:
         `names` personalise greetings, `settings` override `configs/replies/settings.yaml`.
         """
         texts = list(texts)
+        return self.suggest(texts, self.score(texts), ids=ids, names=names, settings=settings)
+
+    def score(self, texts: Sequence[str]) -> Scores:
+        """The model's scores for a batch (no replies): what the HTTP service batches across requests."""
+        return self.model.score(texts)
+
+    def suggest(
+        self,
+        texts: Sequence[str],
+        scores: Scores,
+        *,
+        ids: Sequence[str | int | None] | None = None,
+        names: Sequence[str | None] | None = None,
+        settings: Mapping[str, Any] | ReplySettings | None = None,
+    ) -> list[Prediction]:
+        """Predictions with actions and replies from the scores of `texts`."""
         ids = list(ids) if ids is not None else [None] * len(texts)
         names = list(names) if names is not None else [None] * len(texts)
-        if not len(ids) == len(names) == len(texts):
-            raise ValueError("texts, ids and names must have the same length")
+        if not len(ids) == len(names) == len(texts) == len(scores.langs):
+            raise ValueError("texts, scores, ids and names must have the same length")
         resolved = self.replies.settings.merged(settings)
-        scores = self.model.score(texts)
         causes = scores.causes
         trolls = scores.trolls
         rows = []

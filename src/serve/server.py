@@ -9,6 +9,7 @@ from triage.serve.observability import LOGGER, configure_json_logging
 from triage.serve.predictor import MODEL_URI_ENV, Predictor
 
 API_KEY_ENV = "TRIAGE_API_KEY"
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def app_from_env():
@@ -36,6 +37,14 @@ def serve(host: str, port: int, workers: int, model: str | None) -> None:
     if workers > 1:
         if model is not None:
             os.environ[MODEL_URI_ENV] = str(model)
-        uvicorn.run("triage.serve.server:app_from_env", factory=True, workers=workers, **common)
+        # A worker answers the supervisor's health pings from a thread that needs the GIL, which
+        # unpickling the model and loading lingua's models hold for seconds: allow for that.
+        uvicorn.run(
+            "triage.serve.server:app_from_env",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **common,
+        )
     else:
         uvicorn.run(create_app(predictor, api_key), **common)

@@ -1,0 +1,76 @@
+"""The HTTP service's scoring queue: shared batches, right answers, failures kept to their request."""
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+from triage.models.artifact import Scores
+from triage.serve.batching import ScoringQueue
+
+
+class RecordingScorer:
+    """Scores a text as itself (in `langs`), slowly, recording the batches it was given."""
+
+    def __init__(self, delay: float = 0.02):
+        self.delay, self.batches = delay, []
+        self.lock = threading.Lock()
+
+    def __call__(self, texts):
+        with self.lock:
+            self.batches.append(list(texts))
+        time.sleep(self.delay)
+        if any("boom" in t for t in texts):
+            raise RuntimeError("broken text")
+        n = len(texts)
+        return Scores(list(texts), np.arange(n, dtype=float), np.zeros((n, 7)), np.zeros(n), 0.5)
+
+
+async def _gather(queue, requests):
+    return await asyncio.gather(*(queue.score(r) for r in requests), return_exceptions=True)
+
+
+def test_concurrent_requests_share_batches_and_get_their_own_scores():
+    scorer = RecordingScorer()
+    queue = ScoringQueue(scorer, max_batch_items=512)
+    requests = [[f"r{i}-a", f"r{i}-b"] if i % 3 == 0 else [f"r{i}"] for i in range(40)]
+    results = asyncio.run(_gather(queue, requests))
+    assert [r.langs for r in results] == requests
+    assert len(scorer.batches) < len(requests) / 4  # the first alone, then the rest together
+    assert sorted(t for batch in scorer.batches for t in batch) == sorted(t for r in requests for t in r)
+
+
+def test_batches_respect_the_item_limit():
+    scorer = RecordingScorer()
+    queue = ScoringQueue(scorer, max_batch_items=10)
+    results = asyncio.run(_gather(queue, [[f"{i}-{j}" for j in range(4)] for i in range(12)]))
+    assert all(len(r.langs) == 4 for r in results)
+    assert max(len(b) for b in scorer.batches) <= 10
+
+
+def test_a_failing_text_fails_only_its_own_request():
+    scorer = RecordingScorer()
+    queue = ScoringQueue(scorer)
+    requests = [["first"], ["fine"], ["boom"], ["also fine"]]
+    results = asyncio.run(_gather(queue, requests))
+    assert results[0].langs == ["first"] and results[1].langs == ["fine"]
+    assert isinstance(results[2], RuntimeError)
+    assert results[3].langs == ["also fine"]
+
+
+def test_an_idle_queue_scores_a_lone_request_at_once():
+    scorer = RecordingScorer(delay=0)
+    queue = ScoringQueue(scorer)
+
+    result = asyncio.run(queue.score(["alone"]))
+    assert result.langs == ["alone"] and scorer.batches == [["alone"]]
+
+
+@pytest.mark.parametrize("start, stop", [(0, 2), (1, 3), (2, 2)])
+def test_scores_rows_slices_every_field(start, stop):
+    scores = Scores(["a", "b", "c"], np.arange(3.0), np.eye(3, 7), np.array([0.1, 0.6, 0.9]), 0.5)
+    part = scores.rows(start, stop)
+    assert part.langs == ["a", "b", "c"][start:stop]
+    assert np.array_equal(part.cause_proba, np.eye(3, 7)[start:stop])
+    assert list(part.trolls) == [False, True, True][start:stop]
