@@ -72,5 +72,28 @@ def test_other_languages_are_reported_as_other(fitted_model, text):
 def test_normalisation_levels():
     assert clean_text("  Cafe\u0301 \n closed  ") == "Café closed"
     assert dedup_key("CAFÉ closed") == dedup_key("cafe\u0301   CLOSED")
-    assert feature_text("УЖААААСНО\u200b!!") == "ужаасно!!"
-    assert feature_text("@ZettaHelp see https://x.io/a?b=1 now") == "@user see httpurl now"
+    assert feature_text("УЖААААСНО\u200b!!") == "ужасно !"
+    assert feature_text("@ZettaHelp see https://x.io/a?b=1 now, mail a.b@c.com") == (
+        "@user see httpurl now , mail emailaddr"
+    )
+
+
+@pytest.mark.parametrize(
+    "typed, read",
+    [
+        ("вы все и д и о т ы", "вы все идиоты"),  # letters spelled out one by one
+        ("ну вы и у.р.о.д.ы", "ну вы и уроды"),  # "и" stays a word: the separators differ
+        ("а я и не знал", "а я и не знал"),  # single-letter words are not spelled-out words
+        ("you are all 1d10ts", "you are all idiots"),  # look-alike digits in Latin words
+        ("х@мы", "хамы"),  # @ for а inside a Cyrillic word
+        ("iphone13, mp3, the 3rd time, 3,5 лв", "iphone13 , mp3 , the 3rd time , 3,5 лв"),  # digits kept
+        ("дeбилы", "дебилы"),  # a Latin e in a Cyrillic word
+        ("thе аpp", "the app"),  # Cyrillic е and а in English words
+        ("сooool!!!", "col !"),  # held letters and repeated punctuation
+        ("bad,awful", "bad,awful"),  # punctuation between letters is part of the token
+        ("bad, awful.", "bad , awful ."),
+        ("кур'єр по-русски", "кур'єр по-русски"),
+    ],
+)
+def test_feature_text_reads_how_people_type(typed, read):
+    assert feature_text(typed) == read
