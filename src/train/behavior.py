@@ -114,8 +114,9 @@ def typos(text: str, lang: str, rng: random.Random) -> str:
 
 
 def look_alike_letters(text: str, lang: str, rng: random.Random) -> str:
-    """Latin look-alikes in Cyrillic text, Cyrillic look-alikes in English text (a third of them)."""
-    table = LATIN_TO_CYRILLIC if lang == "en" else CYRILLIC_TO_LATIN
+    """Latin look-alikes in Cyrillic text, Cyrillic ones in Latin-script text (a third of them)."""
+    latin = sum("a" <= c.lower() <= "z" for c in text)
+    table = LATIN_TO_CYRILLIC if latin > len(text) / 4 else CYRILLIC_TO_LATIN
     return "".join(table[c] if c in table and rng.random() < 0.34 else c for c in text)
 
 
