@@ -65,7 +65,9 @@ def frequent_confusions(scored: pd.DataFrame, top: int = 8, examples: int = 3) -
     """The most frequent wrong (actual → predicted) pairs of both heads, largest first, each with
     its count per language and the comments the model was most confident about."""
     wrong = {
-        "cause": scored[scored.cause != scored.pred_cause].assign(actual=lambda f: f.cause, pred=lambda f: f.pred_cause),
+        "cause": scored[scored.cause != scored.pred_cause].assign(
+            actual=lambda f: f.cause, pred=lambda f: f.pred_cause
+        ),
         "troll": scored[scored.troll != scored.pred_troll].assign(
             actual=lambda f: f.troll.map({True: "troll", False: "not troll"}),
             pred=lambda f: f.pred_troll.map({True: "troll", False: "not troll"}),
