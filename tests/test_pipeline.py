@@ -2,50 +2,15 @@
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, free_port, write_jsonl
+from tests.conftest import BIN, free_port, run
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
-
-
-def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def pipeline_copy(tmp_path_factory, sample_examples):
-    """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo."""
-    root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(PROJECT / name, root / name)
-    for folder in ("configs", "src"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "data" / "raw").mkdir(parents=True)
-    write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    run(["git", "init", "-q"], root, env)
-    run([str(BIN / "dvc"), "init", "-q"], root, env)
-    run([str(BIN / "dvc"), "repro"], root, env, timeout=900)
-    return root, env
 
 
 def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
