@@ -5,6 +5,7 @@ import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,7 @@ def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
             assert (root / "reports" / "confusion" / f"{task}_{scope}_normalized.csv").exists()
     assert metrics["all"]["cause"]["macro_f1"] > 0.4
     assert (root / "reports" / "errors.jsonl").exists()
+    assert (root / "reports" / "plots" / "troll_pr.csv").exists()
     assert (root / "dvc.lock").exists()
     shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
     assert "metrics.json" in shown.stdout
@@ -32,6 +34,30 @@ def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
     assert (root / "plots_html" / "index.html").exists(), plots.stdout
     status = run([str(BIN / "dvc"), "status"], root, env)
     assert "up to date" in status.stdout
+
+
+def test_repro_writes_the_html_report_and_the_model_card_and_logs_them(pipeline_copy, tmp_path):
+    from mlflow import MlflowClient
+
+    root, env = pipeline_copy
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    html = (root / "reports" / "index.html").read_text()
+    assert f"{metrics['all']['cause']['macro_f1']:.3f}" in html
+    lock = (root / "dvc.lock").read_text()
+    assert metrics["data"]["data/raw"] in lock and metrics["data"]["data/raw"] in html
+    assert metrics["model"]["sha256"] and metrics["model"]["mlflow_run_id"]
+    card = (root / "reports" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: triage version 1")
+    assert f"| all | {metrics['all']['cause']['n']} " in card
+    assert "**Not measured for this version**" in card  # no benchmark run in this copy
+    draft = (root / "artifacts" / "model" / "MODEL_CARD.md").read_text()
+    assert "Not evaluated yet" in draft
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    run_id = metrics["model"]["mlflow_run_id"]
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert {"evaluation/index.html", "evaluation/troll_pr.png", "evaluation/confusion"} <= logged
+    card_path = client.download_artifacts(run_id, "model_card/MODEL_CARD.md", str(tmp_path))
+    assert Path(card_path).read_text() == card  # evaluate replaced the draft in the run
 
 
 def test_model_is_registered_and_champion_moves_only_on_improvement(pipeline_copy):
