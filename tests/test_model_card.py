@@ -56,7 +56,7 @@ def test_draft_card_after_training(model_dir, sample_splits, tmp_path):
     assert "| cause_c | 10.0 |" in card and "scikit-learn" in card
 
 
-def test_card_shows_test_metrics_and_failure_modes(model_dir, test_report, tmp_path):
+def test_card_shows_test_metrics_and_failure_modes(model_dir, test_report, sample_splits, tmp_path):
     out, report = test_report
     card = write_card(
         tmp_path / "MODEL_CARD.md", model_dir, report, out / "confusion", tmp_path / "none"
@@ -70,6 +70,10 @@ def test_card_shows_test_metrics_and_failure_modes(model_dir, test_report, tmp_p
     for lang in ("ru", "uk", "bg", "en"):
         assert f"| {lang} | {report[lang]['cause']['n']} " in card
     assert "is taken for" in card and "Missed trolls:" in card
+    assert (
+        f"| rows | {len(sample_splits['train'])} | {len(sample_splits['valid'])} | {all_['cause']['n']} |"
+        in card
+    )
 
 
 def test_benchmark_figures_only_for_this_model(model_dir, test_report, tmp_path):
@@ -85,3 +89,4 @@ def test_benchmark_figures_only_for_this_model(model_dir, test_report, tmp_path)
     assert "Not measured for this version" not in card
     assert "| 0.432 |" in card and "0.123" not in card
     assert "Measured for this model version (same `model.joblib` hash) on real_all.jsonl" in card
+    assert "real_ru" not in card

@@ -69,8 +69,20 @@ def benchmark_results(bench_dir: Path, sha256: str) -> tuple[list[tuple[str, dic
             mine.append((path.parent.name, report))
         else:
             others += 1
-    mine.sort(key=lambda item: (item[0] != "all", item[0]))
+    order = ["all", *LANGS]
+    mine.sort(key=lambda item: (order.index(item[0]) if item[0] in order else len(order), item[0]))
     return mine, others
+
+
+def _test_counts(test: dict[str, Any]) -> dict[str, Any]:
+    """The test split's counts, read back from its metrics (supports)."""
+    per_class = test["all"]["cause"]["per_class"]
+    return {
+        "rows": test["all"]["cause"]["n"],
+        "trolls": test["all"]["troll"]["positives"],
+        "by_lang": {lang: test[lang]["cause"]["n"] if lang in test else 0 for lang in LANGS},
+        "by_cause": {cause: per_class[cause]["support"] for cause in CAUSES},
+    }
 
 
 def _f(value: float | None) -> str:
@@ -169,7 +181,7 @@ def render_card(
         "- other languages (they are answered `other` and sent to human review, not classified);",
         "- automatic moderation, bans or replies without a person in the loop;",
         "- decisions about individuals (credit, employment, legal complaints), private messages, "
-        "  or anything where a wrong label harms the author;",
+        "or anything where a wrong label harms the author;",
         "- long documents (over 5,000 characters are rejected) and non-customer text (news, contracts).",
         "",
         "## Labels",
@@ -184,6 +196,8 @@ def render_card(
         shown = f"[{example['lang']}] {example['text']}".replace("|", "\\|") if example else "—"
         out.append(f"| `{label}`{' = true' if label == 'troll' else ''} | {meaning} | {shown} |")
     out += ["", "## Training data", ""]
+    if counts and test and "all" in test:
+        counts = {**counts, "test": _test_counts(test)}
     if counts:
         splits = list(counts)
         out += [
@@ -213,7 +227,11 @@ def render_card(
     if mine:
         out += _metrics_table([(n, r["all"]) for n, r in mine if "all" in r])
         files = sorted({Path(f["path"]).name for _, r in mine for f in r.get("data", {}).get("files", [])})
-        out += ["", f"Measured for this model version (same `model.joblib` hash) on {', '.join(files)}."]
+        out += [
+            "",
+            f"Measured for this model version (same `model.joblib` hash) on {', '.join(files)} "
+            f"(`reports/benchmark/{{{','.join(n for n, _ in mine)}}}/metrics.json`).",
+        ]
     else:
         stale = f" ({others} result(s) of other model versions are present and not shown)" if others else ""
         out.append(
