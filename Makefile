@@ -19,7 +19,7 @@ install: $(BIN)/.installed
 ## Debian's Chromium for the browser test of the HTML report; fresh machines (CI) lack it.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
-	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
 ## The main job: the DVC pipeline (prepare -> train -> evaluate) on data/raw, then the headline metrics.
 run: install
