@@ -1,8 +1,13 @@
-"""Shared fixtures: a small stratified sample of the shipped corpus and a model fitted on it."""
+"""Shared fixtures: a small stratified sample of the shipped corpus, a model fitted on it, and a
+small run of the whole pipeline (`dvc repro` in a temporary repository)."""
 
 import json
+import os
 import random
+import shutil
 import socket
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from triage.train.prepare import SplitSettings, split_examples
 
 PROJECT = Path(__file__).resolve().parent.parent
 RAW = PROJECT / "data" / "raw"
+BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -66,3 +72,35 @@ def fitted_model(sample_splits) -> TriageModel:
     config = ModelConfig.read(PROJECT / "configs" / "linear.yaml")
     config.params["max_features"] = 50_000
     return fit_model(sample_splits["train"], sample_splits["valid"], config)
+
+
+def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def pipeline_copy(tmp_path_factory, sample_examples):
+    """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo, after
+    `dvc repro` (shared by the end-to-end and notebook tests)."""
+    root = tmp_path_factory.mktemp("pipeline")
+    for name in ("dvc.yaml", "params.yaml"):
+        shutil.copy(PROJECT / name, root / name)
+    for folder in ("configs", "src"):
+        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "data" / "raw").mkdir(parents=True)
+    write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    run(["git", "init", "-q"], root, env)
+    run([str(BIN / "dvc"), "init", "-q"], root, env)
+    run([str(BIN / "dvc"), "repro"], root, env, timeout=900)
+    return root, env

@@ -85,6 +85,10 @@ def test_evaluate_any_labeled_files(model_dir, sample_splits, tmp_path):
             assert (out / "confusion" / f"{task}_{scope}_counts.csv").exists()
             assert (out / "plots" / task / f"{scope}.csv").exists()
     assert (out / "errors.jsonl").exists()
+    page = (out / "index.html").read_text()
+    assert "evaluation on a.jsonl, b.jsonl" in page and metrics["data"]["files"][0]["md5"][:12] in page
+    assert len(metrics["model"]["sha256"]) == 64
+    assert not (out / "MODEL_CARD.md").exists()  # the card belongs to the pipeline's test split
 
 
 def test_evaluate_rejects_invalid_labeled_file(model_dir, tmp_path):

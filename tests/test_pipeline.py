@@ -2,50 +2,16 @@
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, free_port, write_jsonl
+from tests.conftest import BIN, free_port, run
 
-BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
-
-
-def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result
-
-
-@pytest.fixture(scope="module")
-def pipeline_copy(tmp_path_factory, sample_examples):
-    """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo."""
-    root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(PROJECT / name, root / name)
-    for folder in ("configs", "src"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (root / "data" / "raw").mkdir(parents=True)
-    write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-    run(["git", "init", "-q"], root, env)
-    run([str(BIN / "dvc"), "init", "-q"], root, env)
-    run([str(BIN / "dvc"), "repro"], root, env, timeout=900)
-    return root, env
 
 
 def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
@@ -60,6 +26,7 @@ def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
             assert (root / "reports" / "confusion" / f"{task}_{scope}_normalized.csv").exists()
     assert metrics["all"]["cause"]["macro_f1"] > 0.4
     assert (root / "reports" / "errors.jsonl").exists()
+    assert (root / "reports" / "plots" / "troll_pr.csv").exists()
     assert (root / "dvc.lock").exists()
     shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], root, env)
     assert "metrics.json" in shown.stdout
@@ -67,6 +34,30 @@ def test_repro_writes_metrics_matrices_and_errors(pipeline_copy):
     assert (root / "plots_html" / "index.html").exists(), plots.stdout
     status = run([str(BIN / "dvc"), "status"], root, env)
     assert "up to date" in status.stdout
+
+
+def test_repro_writes_the_html_report_and_the_model_card_and_logs_them(pipeline_copy, tmp_path):
+    from mlflow import MlflowClient
+
+    root, env = pipeline_copy
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    html = (root / "reports" / "index.html").read_text()
+    assert f"{metrics['all']['cause']['macro_f1']:.3f}" in html
+    lock = (root / "dvc.lock").read_text()
+    assert metrics["data"]["data/raw"] in lock and metrics["data"]["data/raw"] in html
+    assert metrics["model"]["sha256"] and metrics["model"]["mlflow_run_id"]
+    card = (root / "reports" / "MODEL_CARD.md").read_text()
+    assert card.startswith("# Model card: triage version 1")
+    assert f"| all | {metrics['all']['cause']['n']} " in card
+    assert "**Not measured for this version**" in card  # no benchmark run in this copy
+    draft = (root / "artifacts" / "model" / "MODEL_CARD.md").read_text()
+    assert "Not evaluated yet" in draft
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    run_id = metrics["model"]["mlflow_run_id"]
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluation")}
+    assert {"evaluation/index.html", "evaluation/troll_pr.png", "evaluation/confusion"} <= logged
+    card_path = client.download_artifacts(run_id, "model_card/MODEL_CARD.md", str(tmp_path))
+    assert Path(card_path).read_text() == card  # evaluate replaced the draft in the run
 
 
 def test_model_is_registered_and_champion_moves_only_on_improvement(pipeline_copy):

@@ -20,3 +20,16 @@ CAUSES: Final = (
 
 MAX_TEXT_CHARS: Final = 5000
 """Longer texts are rejected by data validation (and by the API later)."""
+
+CAUSE_MEANINGS: Final = {
+    "defect": "the product or service itself is broken, faulty or poor",
+    "after_sales": "delivery, installation, repair, warranty, returns, refunds",
+    "feedback_channel": "cannot reach the company or get an answer",
+    "price": "money charged: too expensive, raised, hidden fees, wrong or double charges",
+    "interface": "the company's own website, app or self-service is hard to use or glitchy",
+    "rudeness": "the company's staff behaved rudely or unprofessionally",
+    "none": "no complaint: praise, thanks, a neutral question, a suggestion",
+}
+"""One line per cause from docs/labels.md, for reports and the model card."""
+
+TROLL_MEANING: Final = "provocation rather than a genuine customer issue: abuse, baiting, spam, nonsense"

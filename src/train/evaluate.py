@@ -8,7 +8,8 @@ import pandas as pd
 from triage.models.artifact import TriageModel
 from triage.models.labels import CAUSES
 from triage.train.metrics import compute_metrics
-from triage.train.plots import write_confusion
+from triage.train.plots import troll_pr_curve, write_confusion
+from triage.train.report import write_report
 
 
 def score_frame(model: TriageModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,11 +48,21 @@ def _error_record(row: pd.Series) -> dict[str, Any]:
     return record
 
 
-def evaluate(model: TriageModel, frame: pd.DataFrame, out_dir: Path) -> dict[str, Any]:
-    """Write `metrics.json`, `errors.jsonl` and the confusion matrices into `out_dir`."""
+def evaluate(
+    model: TriageModel,
+    frame: pd.DataFrame,
+    out_dir: Path,
+    identity: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    title: str = "test split",
+) -> dict[str, Any]:
+    """Write `metrics.json`, `errors.jsonl`, the confusion matrices, the troll precision-recall
+    curve and the HTML report into `out_dir`. `identity` (model hash, MLflow run) and `data`
+    (file hashes, corpus version) are recorded so results can be matched to a model version."""
     scored = score_frame(model, frame)
     report = {
-        "model": {"name": model.name, "version": model.version, "kind": model.kind},
+        "model": {"name": model.name, "version": model.version, "kind": model.kind, **(identity or {})},
+        "data": data or {},
         "troll_threshold": round(model.troll_threshold, 4),
         **compute_metrics(scored),
     }
@@ -62,4 +73,6 @@ def evaluate(model: TriageModel, frame: pd.DataFrame, out_dir: Path) -> dict[str
         for _, row in wrong.iterrows():
             handle.write(json.dumps(_error_record(row), ensure_ascii=False) + "\n")
     write_confusion(scored, out_dir)
+    troll_pr_curve(scored, model.troll_threshold, out_dir)
+    write_report(scored, report, out_dir, title)
     return report

@@ -14,8 +14,10 @@ from triage.train.config import read_yaml, section
 from triage.train.corpus import CorpusError, load_corpus
 from triage.train.evaluate import evaluate, score_frame
 from triage.train.fit import ModelConfig, fit_model, read_split
-from triage.train.metrics import compute_metrics, headline
+from triage.train.metrics import SCOPES, compute_metrics, headline
+from triage.train.model_card import CARD, data_counts, label_examples, model_identity, write_card
 from triage.train.prepare import PrepareResult, SplitSettings, prepare
+from triage.train.report import data_version
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
             "train_rows": len(train),
             "valid_rows": len(valid),
             "sha256": _sha256(train_path, valid_path),
+            "counts": data_counts({"train": train, "valid": valid}),
+            "examples": label_examples(train),
         },
         "fit_seconds": fit_seconds,
         "valid_metrics": valid_headline,
@@ -92,6 +96,9 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
         )
         model.version = registered["registered_version"]
         _update_manifest(MODEL_DIR, version=model.version, mlflow=registered)
+    card = write_card(MODEL_DIR / CARD, MODEL_DIR)  # a draft: `evaluate` adds the test figures
+    if track:
+        tracking.log_to_run(registered["run_id"], {}, [card], artifact_path="model_card")
     return model
 
 
@@ -126,19 +133,29 @@ def run_evaluate(
 ) -> dict[str, Any]:
     """Evaluate on the test split (the stage) or on any labeled file (`--data`)."""
     model = load_model(model_dir)
-    frame = read_split(PROCESSED_DIR / "test.jsonl") if data is None else load_labeled(data, allow_rejects)
-    report = evaluate(model, frame, out_dir)
-    run_id = json.loads((model_dir / MANIFEST).read_text()).get("mlflow", {}).get("run_id")
-    if track and not data and run_id:
+    files = [PROCESSED_DIR / "test.jsonl"] if data is None else list(data)
+    frame = read_split(files[0]) if data is None else load_labeled(data, allow_rejects)
+    identity = model_identity(model_dir)
+    title = "test split" if data is None else ", ".join(p.name for p in files)
+    report = evaluate(model, frame, out_dir, identity, data_version(files), title)
+    if data is not None:
+        return report
+    card = write_card(out_dir / CARD, model_dir, report, out_dir / "confusion", out_dir / "benchmark")
+    run_id = identity["mlflow_run_id"]
+    if track and run_id:
         from triage.train import tracking
 
         tracking.configure()
         tracking.log_to_run(
             run_id,
-            _prefixed(
-                "test",
-                headline({k: v for k, v in report.items() if k in ("all", "ru", "uk", "bg", "en")}),
-            ),
-            [out_dir / "metrics.json", out_dir / "errors.jsonl", out_dir / "confusion"],
+            _prefixed("test", headline({k: v for k, v in report.items() if k in SCOPES})),
+            [
+                out_dir / "metrics.json",
+                out_dir / "errors.jsonl",
+                out_dir / "confusion",
+                out_dir / "index.html",
+                out_dir / "plots" / "troll_pr.png",
+            ],
         )
+        tracking.log_to_run(run_id, {}, [card], artifact_path="model_card")
     return report

@@ -161,12 +161,15 @@ def _version_score(client: MlflowClient, version) -> float | None:
     return None
 
 
-def log_to_run(run_id: str, metrics: dict[str, float | None], artifacts: list[Path]) -> None:
-    """Add evaluation results to the training run they belong to."""
+def log_to_run(
+    run_id: str, metrics: dict[str, float | None], artifacts: list[Path], artifact_path: str = "evaluation"
+) -> None:
+    """Add evaluation results (or the model card) to the training run they belong to; a file
+    logged again under the same path replaces the earlier one."""
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({k: v for k, v in metrics.items() if v is not None})
         for path in artifacts:
             if path.is_dir():
-                mlflow.log_artifacts(str(path), artifact_path=f"evaluation/{path.name}")
+                mlflow.log_artifacts(str(path), artifact_path=f"{artifact_path}/{path.name}")
             elif path.exists():
-                mlflow.log_artifact(str(path), artifact_path="evaluation")
+                mlflow.log_artifact(str(path), artifact_path=artifact_path)
