@@ -20,3 +20,6 @@ CAUSES: Final = (
 
 MAX_TEXT_CHARS: Final = 5000
 """Longer texts are rejected by data validation (and by the API later)."""
+
+# The scores every engine writes per comment (MLflow pyfunc, batch scoring, Spark), in this order.
+SCORE_COLUMNS: Final = ("lang", "cause", "troll", "troll_score", *(f"score_{c}" for c in CAUSES))
