@@ -197,6 +197,9 @@ def run_spark_batch(
         raise FileNotFoundError(f"input not found: {source}")
     spark = spark or spark_session(master, shuffle_partitions)
     frame = read_input(spark, str(source), fmt, columns.text)
+    cores = spark.sparkContext.defaultParallelism
+    if frame.rdd.getNumPartitions() < cores:  # a small file is one split: spread it over the cores
+        frame = frame.repartition(cores)
     scored, rejects = score(spark, frame, model_uri, columns)
     write(scored, output, out_fmt)
     reject_dir = rejects_path(output)
