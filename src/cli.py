@@ -308,6 +308,54 @@ def batch(
 
 
 @app.command()
+def monitor(
+    scored: Annotated[Path, typer.Argument(help="Scored file or Spark output folder (from `triage batch`).")],
+    by: Annotated[str, typer.Option(help="Bucket: day or hour (UTC).")] = "day",
+    time_column: Annotated[str, typer.Option(help="Time column of the scored file.")] = "time",
+    window: Annotated[
+        int | None, typer.Option(min=2, help="Trailing buckets for the baseline (day: 28; hour: 14 days).")
+    ] = None,
+    min_history: Annotated[int, typer.Option(min=2, help="Buckets of history needed to test.")] = 7,
+    min_count: Annotated[int, typer.Option(min=1, help="Fewer comments than this are never flagged.")] = 5,
+    min_ratio: Annotated[float, typer.Option(min=1.0, help="Flag only counts ≥ this × baseline.")] = 1.5,
+    fdr: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Benjamini-Hochberg false discovery rate.")
+    ] = 0.01,
+    json_out: Annotated[Path, typer.Option("--json", help="JSON report.")] = REPORTS_DIR / "monitor.json",
+    html_out: Annotated[Path, typer.Option("--html", help="HTML page.")] = REPORTS_DIR / "monitor.html",
+) -> None:
+    """Count scored comments per bucket × cause × language and flag unusual rises (and troll volume)."""
+    from triage.monitor.counts import MonitorInputError, load_counts
+    from triage.monitor.detect import MonitorSettings, detect
+    from triage.monitor.report import report_html, report_json, write_reports
+
+    if by not in ("day", "hour"):
+        _fail(f"--by must be day or hour, not {by!r}")
+    settings = MonitorSettings(
+        bucket=by,
+        window=window or (28 if by == "day" else 14),
+        min_history=min_history,
+        min_count=min_count,
+        min_ratio=min_ratio,
+        fdr=fdr,
+    )
+    try:
+        counts, comments = load_counts(scored, by, time_column)
+    except (MonitorInputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    detection = detect(counts, settings)
+    report = report_json(counts, detection, settings, scored, comments)
+    write_reports(report, report_html(report, counts, detection, by), json_out, html_out)
+    typer.echo(f"{comments} comments in {len(counts)} {by} buckets; {len(report['flags'])} rise(s) flagged")
+    for flag in report["flags"]:
+        typer.echo(
+            f"  {flag['bucket']} {flag['cause'] or 'troll'} [{flag['lang']}]: {flag['count']} "
+            f"vs {flag['baseline']} expected (adjusted p {flag['p_adjusted']:.1e})"
+        )
+    typer.echo(f"wrote {json_out} and {html_out}")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
