@@ -6,7 +6,7 @@ BENCHMARK ?= ../shared/benchmark
 # dvc runs the stage commands (`triage ...`) through the shell: put the venv first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install run test lint benchmark-real clean
+.PHONY: install java run test lint benchmark-real clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,17 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
+## The Spark engine (and its test) needs Java 17+; a fresh CI machine has only Python (we are root there).
+java:
+	@command -v java >/dev/null 2>&1 || { apt-get update && apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+
 ## The main job: the DVC pipeline (prepare -> train -> evaluate) on data/raw, then the headline metrics.
 run: install
 	$(BIN)/dvc repro
 	$(BIN)/triage metrics reports/metrics.json
 
 ## The whole test suite (CI runs exactly this).
-test: install
+test: install java
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
