@@ -236,3 +236,15 @@ def test_changed_input_or_model_does_not_resume_onto_stale_parts(comments, model
     other_model = save_model(fitted_model, tmp_path / "other-model", {"created": "another training"})
     with pytest.raises(BatchInputError, match="different model;"):
         run_batch(source, out, columns, model=str(other_model), chunk_size=10, progress=False)
+
+
+def test_batch_and_monitor_import_neither_train_nor_pyspark():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, triage.cli, triage.serve.batch, triage.monitor.report, triage.serve.spark\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('triage.train', 'pyspark')))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
