@@ -1,11 +1,11 @@
 """The example behind the committed reports/monitor.{json,html}: a 90-day stream with one known rise.
 
-Comments are resampled from the corpus (data/raw) at random times, about 220 a day; from day 60
+Comments are resampled from the corpus (data/raw) at random times, about 440 a day; from day 60
 on, extra comments drawn from the corpus's `price` complaints double the price volume. The
 stream is scored by `triage batch` with the current model and then read by `triage monitor`,
 so the page shows what the model and the test make of it (the labels are never used).
 
-    python benchmarks/monitor_demo.py [--n 20000] [--rise-day 60]
+    python benchmarks/monitor_demo.py [--n 40000] [--rise-day 60]
 """
 
 import argparse
@@ -52,7 +52,7 @@ def generate(path: Path, n: int, rise_day: int, seed: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--n", type=int, default=40_000)
     parser.add_argument("--rise-day", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,7 +37,7 @@ class MonitorSettings:
     def describe(self) -> dict:
         return {
             **asdict(self),
-            "baseline": "trailing window of the previous `window` buckets of the same series"
+            "baseline": "the same series in the trailing window of previous buckets"
             + (" at the same hour of day" if self.bucket == "hour" else ""),
             "test": "one-sided P(X >= count) under a negative binomial with the window's mean and "
             "variance if over-dispersed (chi-square dispersion test, 5%), else Poisson with the window's "
