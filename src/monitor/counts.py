@@ -24,6 +24,8 @@ class MonitorInputError(ValueError):
 def _dataset(path: Path) -> ds.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"scored file not found: {path}")
+    if not (path.is_file() or path.is_dir()):
+        raise MonitorInputError(f"{path}: not a file or folder")
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix in _FORMATS)
     if not files:
         raise MonitorInputError(f"{path}: no .parquet, .csv or .jsonl files in the folder")
