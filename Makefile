@@ -6,7 +6,7 @@ BENCHMARK ?= ../shared/benchmark
 # dvc runs the stage commands (`triage ...`) through the shell: put the venv first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install chromium run test lint benchmark-real clean
+.PHONY: install chromium java run test lint benchmark-real clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,17 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
 
+## The Spark engine (and its test) needs Java 17+; a fresh CI machine has only Python.
+java:
+	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
+
 ## The main job: the DVC pipeline (prepare -> train -> evaluate) on data/raw, then the headline metrics.
 run: install
 	$(BIN)/dvc repro
 	$(BIN)/triage metrics reports/metrics.json
 
 ## The whole test suite (CI runs exactly this).
-test: install chromium
+test: install chromium java
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -5,6 +5,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -225,6 +226,133 @@ def _write_predictions(
     finally:
         if output:
             sink.close()
+
+
+MAX_REJECTS_SHOWN = 20
+
+
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
+@app.command()
+def batch(
+    input: Annotated[Path, typer.Argument(help="Comments: .jsonl, .csv or .parquet.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Scored file: .jsonl, .csv or .parquet.")],
+    text_column: Annotated[str, typer.Option(help="Column holding the comment.")] = "text",
+    id_column: Annotated[str | None, typer.Option(help="Column holding your id.")] = None,
+    time_column: Annotated[
+        str | None, typer.Option(help="Column holding the time (ISO 8601); written as `time` in UTC.")
+    ] = None,
+    name_column: Annotated[str | None, typer.Option(help="Column holding the customer's name.")] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl, csv or parquet (default: from the suffix).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Model folder or MLflow URI (Spark: default models:/triage@champion)."),
+    ] = None,
+    engine: Annotated[Engine, typer.Option(help="local: this process, chunked; spark: Apache Spark.")] = (
+        Engine.local
+    ),
+    chunk_size: Annotated[int, typer.Option(min=1, help="Rows per chunk (local engine).")] = 10_000,
+    restart: Annotated[bool, typer.Option(help="Discard a partial earlier run instead of resuming.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
+    settings: Annotated[
+        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml (local engine).")
+    ] = None,
+    spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
+) -> None:
+    """Score a large file in chunks (resumable; malformed rows go to OUTPUT-stem.rejects.jsonl)."""
+    from triage.serve.batch import Columns
+
+    columns = Columns(text=text_column, id=id_column, time=time_column, name=name_column)
+    if not input.exists():
+        _fail(f"input file not found: {input}")
+    with _user_errors():
+        if engine is Engine.spark:
+            from triage.serve.spark import run_spark_batch
+
+            result = run_spark_batch(
+                input, output, columns, model=model, input_format=input_format, master=spark_master
+            )
+        else:
+            from triage.serve.batch import run_batch
+
+            shown = []
+
+            def report(reject: dict[str, Any]) -> None:  # the first few on stderr, all in the file
+                shown.append(reject)
+                if len(shown) <= MAX_REJECTS_SHOWN:
+                    where = f"line {reject['line']}" if "line" in reject else f"row {reject['row']}"
+                    typer.secho(f"{input}: {where}: {reject['reason']}", err=True, fg="yellow")
+
+            result = run_batch(
+                input,
+                output,
+                columns,
+                model=model,
+                settings=_read_settings(settings),
+                input_format=input_format,
+                chunk_size=chunk_size,
+                restart=restart,
+                progress=progress,
+                on_reject=report,
+            )
+            if result.skipped_chunks:
+                typer.echo(f"resumed: {result.skipped_chunks} of {result.chunks} chunks were already done")
+    typer.echo(f"scored {result.scored} rows into {result.output}")
+    if result.rejected:
+        typer.secho(f"{result.rejected} row(s) rejected, kept in {result.rejects}", err=True)
+
+
+@app.command()
+def monitor(
+    scored: Annotated[Path, typer.Argument(help="Scored file or Spark output folder (from `triage batch`).")],
+    by: Annotated[str, typer.Option(help="Bucket: day or hour (UTC).")] = "day",
+    time_column: Annotated[str, typer.Option(help="Time column of the scored file.")] = "time",
+    window: Annotated[
+        int | None, typer.Option(min=2, help="Trailing buckets for the baseline (day: 28; hour: 14 days).")
+    ] = None,
+    min_history: Annotated[int, typer.Option(min=2, help="Buckets of history needed to test.")] = 7,
+    min_count: Annotated[int, typer.Option(min=1, help="Fewer comments than this are never flagged.")] = 5,
+    min_ratio: Annotated[float, typer.Option(min=1.0, help="Flag only counts ≥ this × baseline.")] = 1.5,
+    fdr: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Benjamini-Hochberg false discovery rate.")
+    ] = 0.01,
+    json_out: Annotated[Path, typer.Option("--json", help="JSON report.")] = REPORTS_DIR / "monitor.json",
+    html_out: Annotated[Path, typer.Option("--html", help="HTML page.")] = REPORTS_DIR / "monitor.html",
+) -> None:
+    """Count scored comments per bucket × cause × language and flag unusual rises (and troll volume)."""
+    from triage.monitor.counts import MonitorInputError, load_counts
+    from triage.monitor.detect import MonitorSettings, detect
+    from triage.monitor.report import report_html, report_json, write_reports
+
+    if by not in ("day", "hour"):
+        _fail(f"--by must be day or hour, not {by!r}")
+    settings = MonitorSettings(
+        bucket=by,
+        window=window or (28 if by == "day" else 14),
+        min_history=min_history,
+        min_count=min_count,
+        min_ratio=min_ratio,
+        fdr=fdr,
+    )
+    try:
+        counts, comments = load_counts(scored, by, time_column)
+    except (MonitorInputError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    detection = detect(counts, settings)
+    report = report_json(counts, detection, settings, scored, comments)
+    write_reports(report, report_html(report, counts, detection, by), json_out, html_out)
+    typer.echo(f"{comments} comments in {len(counts)} {by} buckets; {len(report['flags'])} rise(s) flagged")
+    for flag in report["flags"]:
+        typer.echo(
+            f"  {flag['bucket']} {flag['cause'] or 'troll'} [{flag['lang']}]: {flag['count']} "
+            f"vs {flag['baseline']} expected (adjusted p {flag['p_adjusted']:.1e})"
+        )
+    typer.echo(f"wrote {json_out} and {html_out}")
 
 
 @app.command()

@@ -33,3 +33,6 @@ CAUSE_MEANINGS: Final = {
 """One line per cause from docs/labels.md, for reports and the model card."""
 
 TROLL_MEANING: Final = "provocation rather than a genuine customer issue: abuse, baiting, spam, nonsense"
+
+# The scores every engine writes per comment (MLflow pyfunc, batch scoring, Spark), in this order.
+SCORE_COLUMNS: Final = ("lang", "cause", "troll", "troll_score", *(f"score_{c}" for c in CAUSES))

@@ -9,10 +9,10 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 from triage.models.artifact import TriageModel, load_model
-from triage.models.labels import CAUSES
+from triage.models.labels import CAUSES, SCORE_COLUMNS
 
 ARTIFACT_KEY = "triage_model"
-OUTPUT_COLUMNS = ["lang", "cause", "troll", "troll_score", *(f"score_{c}" for c in CAUSES)]
+OUTPUT_COLUMNS = list(SCORE_COLUMNS)
 
 
 def scores_frame(model: TriageModel, texts: list[str]) -> pd.DataFrame:

@@ -1,0 +1,1 @@
+"""Complaint-level monitoring over scored comments (reads batch output; never imports `train`)."""
