@@ -14,9 +14,9 @@ import numpy as np
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
+from triage.models.calibration import calibrate
 from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
 
@@ -124,8 +124,7 @@ class TfidfLinearClassifier:
         return self
 
     def _calibrate(self, head: LogisticRegression, features, labels) -> CalibratedClassifierCV:
-        calibrated = CalibratedClassifierCV(FrozenEstimator(head), method=self.config.calibration)
-        return calibrated.fit(features, labels)
+        return calibrate(head, features, labels, self.config.calibration)
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n)."""

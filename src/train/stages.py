@@ -13,7 +13,7 @@ from triage.paths import MODEL_DIR, PROCESSED_DIR, RAW_DIR, REPORTS_DIR
 from triage.train.config import read_yaml, section
 from triage.train.corpus import CorpusError, load_corpus
 from triage.train.evaluate import evaluate, score_frame
-from triage.train.fit import ModelConfig, fit_model, read_split
+from triage.train.fit import ModelConfig, fit_model, is_main_process, read_split
 from triage.train.metrics import compute_metrics, headline
 from triage.train.prepare import PrepareResult, SplitSettings, prepare
 
@@ -51,6 +51,8 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
     started = time.perf_counter()
     model = fit_model(train, valid, config)
     fit_seconds = round(time.perf_counter() - started, 2)
+    if not is_main_process():
+        return model  # data-parallel run: rank 0 evaluates, saves and registers
     model.name = values.get("model_name", "triage")
     valid_report = compute_metrics(score_frame(model, valid))
     valid_headline = _prefixed("valid", headline(valid_report))
@@ -66,6 +68,9 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
         "fit_seconds": fit_seconds,
         "valid_metrics": valid_headline,
     }
+    training_info = getattr(model.classifier, "training_info", None)
+    if training_info:
+        model.metadata["training"] = training_info
     save_model(model, MODEL_DIR)
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     (REPORTS_DIR / "valid_metrics.json").write_text(json.dumps(valid_report, indent=2) + "\n")
