@@ -62,9 +62,9 @@ class MultiTaskEncoder(nn.Module):
         heads = {f"cause.{k}": v for k, v in self.cause_head.state_dict().items()}
         heads.update({f"troll.{k}": v for k, v in self.troll_head.state_dict().items()})
         save_file({k: v.detach().cpu().contiguous() for k, v in heads.items()}, str(folder / HEADS_FILE))
-        return [str(p.relative_to(folder)) for p in sorted((folder / ENCODER_DIR).rglob("*")) if p.is_file()] + [
-            HEADS_FILE
-        ]
+        return [
+            str(p.relative_to(folder)) for p in sorted((folder / ENCODER_DIR).rglob("*")) if p.is_file()
+        ] + [HEADS_FILE]
 
     @classmethod
     def load(cls, folder: Path, n_causes: int) -> "MultiTaskEncoder":

@@ -142,7 +142,9 @@ class _OnnxRuntime:
         self.tokenizer = load_tokenizer(folder, settings)
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cause, troll = self.session.run(["cause_logits", "troll_logits"], {"input_ids": ids, "attention_mask": mask})
+        cause, troll = self.session.run(
+            ["cause_logits", "troll_logits"], {"input_ids": ids, "attention_mask": mask}
+        )
         return cause, troll
 
 

@@ -24,7 +24,12 @@ def export_onnx(model, tokenizer, folder: Path, quantize: bool = False) -> str:
         str(target),
         input_names=["input_ids", "attention_mask"],
         output_names=["cause_logits", "troll_logits"],
-        dynamic_axes={"input_ids": axes, "attention_mask": axes, "cause_logits": {0: "batch"}, "troll_logits": {0: "batch"}},
+        dynamic_axes={
+            "input_ids": axes,
+            "attention_mask": axes,
+            "cause_logits": {0: "batch"},
+            "troll_logits": {0: "batch"},
+        },
         opset_version=OPSET,
         dynamo=False,
     )

@@ -251,6 +251,8 @@ class TransformerFitter:
         classifier.cause_calibrator = calibrate_logits(
             cause_logits, np.array([CAUSES.index(c) for c in valid_causes]), config.calibration
         )
-        classifier.troll_calibrator = calibrate_logits(troll_logits, np.asarray(valid_trolls, int), config.calibration)
+        classifier.troll_calibrator = calibrate_logits(
+            troll_logits, np.asarray(valid_trolls, int), config.calibration
+        )
         classifier.training_info = self.training_info
         return classifier
