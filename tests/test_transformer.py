@@ -27,7 +27,7 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.
     return result
 
 
-def write_test_config(path: Path) -> Path:
+def write_test_config(path: Path, epochs: int = 3) -> Path:
     """configs/transformer-tiny.yaml made smaller still, so the test costs seconds per epoch."""
     config = yaml.safe_load((PROJECT / "configs" / "transformer-tiny.yaml").read_text())
     config["params"].update(
@@ -36,7 +36,7 @@ def write_test_config(path: Path) -> Path:
         max_length=48,
         batch_size=16,
         learning_rate=0.002,
-        num_train_epochs=3,
+        num_train_epochs=epochs,
         threads=2,
     )
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -176,27 +176,29 @@ def test_missing_weight_file_is_a_clear_load_error(experiment, tmp_path):
 
 
 def test_two_process_data_parallel_training(tmp_path, sample_splits):
-    """`accelerate launch` with 2 CPU processes (gloo): rank 0 writes the artifact."""
+    """`torchrun` with 2 CPU processes (gloo): both train, rank 0 writes the artifact."""
     processed = tmp_path / "data" / "processed"
     processed.mkdir(parents=True)
     for split in ("train", "valid"):
-        write_jsonl(processed / f"{split}.jsonl", sample_splits[split].to_dict("records"))
-    config = write_test_config(tmp_path / "tiny.yaml")
+        rows = (
+            sample_splits[split].sample(frac=0.5, random_state=0)
+            if split == "train"
+            else sample_splits[split]
+        )
+        write_jsonl(processed / f"{split}.jsonl", rows.to_dict("records"))
+    config = write_test_config(tmp_path / "tiny.yaml", epochs=1)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"model_config": config.name}}))
     env = {**base_env(tmp_path), "OMP_NUM_THREADS": "1"}
     cmd = [
-        str(BIN / "accelerate"),
-        "launch",
-        "--cpu",
-        "--num_processes=2",
-        "--num_machines=1",
-        "--mixed_precision=no",
-        "--dynamo_backend=no",
+        str(BIN / "torchrun"),
+        "--standalone",
+        "--nproc_per_node=2",
         str(BIN / "triage"),
         "train",
         "--no-track",
     ]
-    run(cmd, tmp_path, env, timeout=600)
+    result = run(cmd, tmp_path, env, timeout=600)
+    assert "rank 1 done" in result.stdout
     manifest = json.loads((tmp_path / "artifacts" / "model" / "manifest.json").read_text())
     assert manifest["training"]["world_size"] == 2
     assert manifest["kind"] == "transformer" and "model.onnx" in manifest["files"]

@@ -87,8 +87,9 @@ def _check_labels(frame: pd.DataFrame, split: str) -> None:
         raise ValueError(f"the {split} split needs at least two cause labels")
 
 
-def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> TriageModel:
-    """Fit heads on train, calibrate and choose the troll threshold on valid."""
+def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> TriageModel | None:
+    """Fit heads on train, calibrate and choose the troll threshold on valid (None on the
+    helper ranks of a data-parallel run)."""
     _check_labels(train, "train")
     _check_labels(valid, "valid")
     classifier = build_classifier(config).fit(
@@ -99,6 +100,8 @@ def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> 
         valid.cause.tolist(),
         valid.troll.tolist(),
     )
+    if classifier is None or not is_main_process():
+        return None  # another rank of a data-parallel run: rank 0 finishes the model
     langid = LanguageIdentifier(langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
     if config.troll_threshold == "tune":
         _, troll_scores = classifier.predict_proba(valid.text.tolist())

@@ -13,7 +13,7 @@ from triage.paths import MODEL_DIR, PROCESSED_DIR, RAW_DIR, REPORTS_DIR
 from triage.train.config import read_yaml, section
 from triage.train.corpus import CorpusError, load_corpus
 from triage.train.evaluate import evaluate, score_frame
-from triage.train.fit import ModelConfig, fit_model, is_main_process, read_split
+from triage.train.fit import ModelConfig, fit_model, read_split
 from triage.train.metrics import compute_metrics, headline
 from triage.train.prepare import PrepareResult, SplitSettings, prepare
 
@@ -43,7 +43,7 @@ def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
 
 
-def run_train(params_path: Path, track: bool = True) -> TriageModel:
+def run_train(params_path: Path, track: bool = True) -> TriageModel | None:
     values = section(read_yaml(params_path), "train")
     config = ModelConfig.read(Path(values["model_config"]))
     train_path, valid_path = PROCESSED_DIR / "train.jsonl", PROCESSED_DIR / "valid.jsonl"
@@ -51,8 +51,8 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
     started = time.perf_counter()
     model = fit_model(train, valid, config)
     fit_seconds = round(time.perf_counter() - started, 2)
-    if not is_main_process():
-        return model  # data-parallel run: rank 0 evaluates, saves and registers
+    if model is None:
+        return None  # a helper rank of a data-parallel run: rank 0 evaluates, saves and registers
     model.name = values.get("model_name", "triage")
     valid_report = compute_metrics(score_frame(model, valid))
     valid_headline = _prefixed("valid", headline(valid_report))

@@ -188,7 +188,9 @@ class TransformerFitter:
         self.config = config
         self.training_info: dict[str, Any] = {}
 
-    def fit(self, texts, causes, trolls, valid_texts, valid_causes, valid_trolls) -> TransformerClassifier:
+    def fit(
+        self, texts, causes, trolls, valid_texts, valid_causes, valid_trolls
+    ) -> TransformerClassifier | None:
         import torch
         from transformers import EarlyStoppingCallback, Trainer, set_seed
         from triage.models.encoder import MultiTaskEncoder
@@ -232,12 +234,14 @@ class TransformerFitter:
             "world_size": int(os.environ.get("WORLD_SIZE", "1")),
         }
         log.info("transformer trained: %s", self.training_info)
+        if not is_main_process():
+            return None  # data-parallel run: rank 0 saves, exports and calibrates
         model = trainer.accelerator.unwrap_model(trainer.model).cpu().eval()
         folder = Path(tempfile.mkdtemp(prefix="triage-transformer-"))
         files = model.save(folder)
         tokenizer.save_pretrained(folder / Path(TOKENIZER_FILE).parent)
         files += [str(p.relative_to(folder)) for p in sorted((folder / "tokenizer").iterdir()) if p.is_file()]
-        if config.onnx and is_main_process():
+        if config.onnx:
             from triage.train.onnx_export import export_onnx
 
             files.append(export_onnx(model, tokenizer, folder, quantize=config.quantize))
