@@ -36,7 +36,8 @@ def headline(report_dir: Path) -> dict:
     report = json.loads((report_dir / "metrics.json").read_text())
     return {
         scope: {
-            "n": report[scope]["n"],
+            "n": report[scope]["cause"]["n"],
+            "cause_accuracy": round(report[scope]["cause"]["accuracy"], 3),
             "cause_macro_f1": round(report[scope]["cause"]["macro_f1"], 3),
             "troll_f1": round(report[scope]["troll"]["f1"], 3),
         }
