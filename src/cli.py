@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +73,9 @@ def train(
     _logging()
     with _user_errors():
         model = run_train(params, track=track)
+    if model is None:
+        typer.echo(f"rank {os.environ.get('RANK')} done; rank 0 writes the model")
+        return
     typer.echo(f"trained {model.name} version {model.version} ({model.kind})")
 
 

@@ -5,9 +5,12 @@ An artifact is a folder:
     manifest.json   format version, model name/kind/version, labels, thresholds, metrics,
                     library versions: everything a reader needs without unpickling anything
     model.joblib    the fitted `TriageModel` (classifier heads + language identifier)
+    ...             files a kind keeps outside the pickle (the transformer's encoder/,
+                    heads.safetensors, tokenizer/ and model.onnx), listed in the manifest
 
-Model kinds register a loader here, so the predictor, the MLflow wrapper and the HTTP
-service load any kind through `load_model`.
+A kind whose weights are plain files implements `save_files(path) -> names` (called by
+`save_model`) and `load_files(path)` (called by `load_model`), so the predictor, the MLflow
+wrapper and the HTTP service load any kind through `load_model`.
 """
 
 import json
@@ -30,6 +33,8 @@ FORMAT = "triage-model/1"
 MANIFEST = "manifest.json"
 PAYLOAD = "model.joblib"
 _LIBRARIES = ("scikit-learn", "numpy", "scipy", "lingua-language-detector", "joblib")
+_FILE_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "onnxruntime")
+"""Recorded too when the kind keeps files (the transformer); never imported here."""
 
 
 class CauseTrollClassifier(Protocol):
@@ -38,6 +43,14 @@ class CauseTrollClassifier(Protocol):
     kind: str
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+class FileBackedClassifier(CauseTrollClassifier, Protocol):
+    """A kind whose network lives as plain files beside model.joblib."""
+
+    def save_files(self, path: Path) -> list[str]: ...
+
+    def load_files(self, path: Path) -> None: ...
 
 
 @dataclass
@@ -97,9 +110,9 @@ class TriageModel:
         return Scores(langs, lang_scores, cause, troll, self.troll_threshold)
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(with_files: bool = False) -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in _LIBRARIES + (_FILE_LIBRARIES if with_files else ()):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -110,6 +123,10 @@ def library_versions() -> dict[str, str]:
 def save_model(model: TriageModel, path: Path, extra_manifest: dict[str, Any] | None = None) -> Path:
     """Write the artifact folder; existing files of a previous model are replaced."""
     path.mkdir(parents=True, exist_ok=True)
+    files = [PAYLOAD]
+    has_files = hasattr(model.classifier, "save_files")
+    if has_files:
+        files += model.classifier.save_files(path)
     joblib.dump(model, path / PAYLOAD, compress=3)
     manifest = {
         "format": FORMAT,
@@ -119,8 +136,8 @@ def save_model(model: TriageModel, path: Path, extra_manifest: dict[str, Any] | 
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels": {"cause": list(CAUSES), "lang": list(LANGS)},
         "troll_threshold": model.troll_threshold,
-        "libraries": library_versions(),
-        "files": [PAYLOAD],
+        "libraries": library_versions(with_files=has_files),
+        "files": files,
         **model.metadata,
         **(extra_manifest or {}),
     }
@@ -156,5 +173,10 @@ def load_model(path: Path) -> TriageModel:
         raise ModelLoadError(f"cannot load {path / PAYLOAD}: {exc}") from exc
     if not isinstance(model, TriageModel):
         raise ModelLoadError(f"{path / PAYLOAD} holds {type(model).__name__}, not a TriageModel")
+    if hasattr(model.classifier, "load_files"):
+        try:
+            model.classifier.load_files(path)
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"cannot load the {model.kind} model files in {path}: {exc}") from exc
     model.version = str(manifest.get("version", model.version))
     return model

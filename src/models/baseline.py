@@ -15,12 +15,12 @@ import numpy as np
 from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from triage.models import fast_tfidf
 from triage.models.fast_linear import LinearHead
 from triage.models.fast_tfidf import FastTfidf, TextBatch
+from triage.models.calibration import calibrate
 from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
 
@@ -135,8 +135,7 @@ class TfidfLinearClassifier:
         return self
 
     def _calibrate(self, head: LogisticRegression, features, labels) -> CalibratedClassifierCV:
-        calibrated = CalibratedClassifierCV(FrozenEstimator(head), method=self.config.calibration)
-        return calibrated.fit(features, labels)
+        return calibrate(head, features, labels, self.config.calibration)
 
     @cached_property
     def _fast(self) -> _FastPath | None:

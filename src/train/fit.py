@@ -1,5 +1,6 @@
 """Model fitting for the `train` stage: build the configured kind, fit, set the troll threshold."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from triage.models.artifact import TriageModel
 from triage.models.baseline import KIND as LINEAR_KIND
 from triage.models.baseline import LinearConfig, TfidfLinearClassifier
 from triage.models.langid import LangIdConfig, LanguageIdentifier
+from triage.models.transformer import KIND as TRANSFORMER_KIND
 from triage.train.config import ConfigError, read_yaml
 
 
@@ -41,6 +43,11 @@ class ModelConfig:
         )
 
 
+def is_main_process() -> bool:
+    """Rank 0 of a data-parallel run (`accelerate launch`, `torchrun`) or the only process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def read_split(path: Path) -> pd.DataFrame:
     frame = pd.read_json(path, lines=True, dtype={"troll": bool, "text": str})
     if frame.empty:
@@ -57,9 +64,19 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def build_classifier(config: ModelConfig):
+    """The kind's trainer: its `fit(...)` returns the fitted classifier (may be itself)."""
     if config.kind == LINEAR_KIND:
         return TfidfLinearClassifier(LinearConfig.from_dict(config.params))
-    raise ConfigError(f"{config.path}: unknown model kind {config.kind!r} (known: {LINEAR_KIND})")
+    if config.kind == TRANSFORMER_KIND:
+        # Imported here: the baseline path never loads the transformer's libraries.
+        from triage.train.transformer_fit import TransformerConfig, TransformerFitter
+
+        try:
+            return TransformerFitter(TransformerConfig.from_dict(config.params))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{config.path}: {exc}") from exc
+    known = ", ".join((LINEAR_KIND, TRANSFORMER_KIND))
+    raise ConfigError(f"{config.path}: unknown model kind {config.kind!r} (known: {known})")
 
 
 def _check_labels(frame: pd.DataFrame, split: str) -> None:
@@ -70,12 +87,12 @@ def _check_labels(frame: pd.DataFrame, split: str) -> None:
         raise ValueError(f"the {split} split needs at least two cause labels")
 
 
-def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> TriageModel:
-    """Fit heads on train, calibrate and choose the troll threshold on valid."""
+def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> TriageModel | None:
+    """Fit heads on train, calibrate and choose the troll threshold on valid (None on the
+    helper ranks of a data-parallel run)."""
     _check_labels(train, "train")
     _check_labels(valid, "valid")
-    classifier = build_classifier(config)
-    classifier.fit(
+    classifier = build_classifier(config).fit(
         train.text.tolist(),
         train.cause.tolist(),
         train.troll.tolist(),
@@ -83,6 +100,8 @@ def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> 
         valid.cause.tolist(),
         valid.troll.tolist(),
     )
+    if classifier is None or not is_main_process():
+        return None  # another rank of a data-parallel run: rank 0 finishes the model
     langid = LanguageIdentifier(langid_config(config)).fit(train.text.tolist(), train.lang.tolist())
     if config.troll_threshold == "tune":
         _, troll_scores = classifier.predict_proba(valid.text.tolist())

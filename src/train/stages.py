@@ -45,7 +45,7 @@ def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
     return {f"{prefix}_{k}": v for k, v in values.items()}
 
 
-def run_train(params_path: Path, track: bool = True) -> TriageModel:
+def run_train(params_path: Path, track: bool = True) -> TriageModel | None:
     values = section(read_yaml(params_path), "train")
     config = ModelConfig.read(Path(values["model_config"]))
     train_path, valid_path = PROCESSED_DIR / "train.jsonl", PROCESSED_DIR / "valid.jsonl"
@@ -53,6 +53,8 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
     started = time.perf_counter()
     model = fit_model(train, valid, config)
     fit_seconds = round(time.perf_counter() - started, 2)
+    if model is None:
+        return None  # a helper rank of a data-parallel run: rank 0 evaluates, saves and registers
     model.name = values.get("model_name", "triage")
     valid_report = compute_metrics(score_frame(model, valid))
     valid_headline = _prefixed("valid", headline(valid_report))
@@ -70,6 +72,9 @@ def run_train(params_path: Path, track: bool = True) -> TriageModel:
         "fit_seconds": fit_seconds,
         "valid_metrics": valid_headline,
     }
+    training_info = getattr(model.classifier, "training_info", None)
+    if training_info:
+        model.metadata["training"] = training_info
     save_model(model, MODEL_DIR)
     REPORTS_DIR.mkdir(parents=True, exist_ok=True)
     (REPORTS_DIR / "valid_metrics.json").write_text(json.dumps(valid_report, indent=2) + "\n")

@@ -19,8 +19,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from triage.models.artifact import load_model
+from triage.models.artifact import load_model, read_manifest
 from triage.models.pyfunc import ARTIFACT_KEY, scores_frame
+from triage.models.transformer import KIND as TRANSFORMER_KIND
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ _SERVING_PACKAGES = (
     "pyyaml",
     "pydantic",
 )
+# Added for the transformer kind: ONNX serving needs tokenizers + onnxruntime, the PyTorch
+# fallback the rest.
+_TRANSFORMER_PACKAGES = ("tokenizers", "onnxruntime", "torch", "transformers", "safetensors")
 
 
 def configure() -> str:
@@ -58,10 +62,11 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
-def serving_requirements() -> list[str]:
+def serving_requirements(kind: str | None = None) -> list[str]:
     """Pinned pip requirements of the logged model, taken from this environment."""
     pins = []
-    for name in _SERVING_PACKAGES:
+    names = _SERVING_PACKAGES + (_TRANSFORMER_PACKAGES if kind == TRANSFORMER_KIND else ())
+    for name in names:
         try:
             pins.append(f"{name}=={metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -113,7 +118,7 @@ def log_and_register(
             python_model=str(_model_code(Path(tmp))),
             artifacts={ARTIFACT_KEY: str(model_dir)},
             code_paths=[str(_package_copy(Path(tmp)))],
-            pip_requirements=serving_requirements(),
+            pip_requirements=serving_requirements(read_manifest(model_dir).get("kind")),
             signature=signature,
             input_example=example,
             registered_model_name=model_name,

@@ -1,0 +1,163 @@
+"""The transformer kind at inference: tokenizer + encoder files in the artifact folder.
+
+The pickled part of the artifact (model.joblib) holds only settings and the calibrators;
+the network lives beside it as plain files (`encoder/`, `heads.safetensors`, `tokenizer/`,
+and `model.onnx` when exported). Scoring prefers the ONNX file through onnxruntime, which
+needs neither torch nor transformers; without it the PyTorch weights are used. Heavy
+libraries are imported only when the first batch is scored.
+"""
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from triage.models.calibration import calibrated_proba
+from triage.models.labels import CAUSES
+
+KIND = "transformer"
+TOKENIZER_FILE = "tokenizer/tokenizer.json"
+ONNX_FILE = "model.onnx"
+BACKENDS = ("auto", "onnx", "torch")
+
+
+class TransformerClassifier:
+    """Cause and troll probabilities from a fine-tuned encoder, calibrated on valid."""
+
+    kind = KIND
+
+    def __init__(self, settings: dict[str, Any], folder: Path, files: list[str]):
+        self.settings = settings
+        """max_length, batch_size, pad_id, pad_token and how the model was built."""
+        self.files = files
+        self.cause_calibrator = None
+        self.troll_calibrator = None
+        self.backend = "auto"
+        self._folder = folder
+        self._runtime = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_runtime"] = None  # sessions and modules are rebuilt from the files
+        state["_folder"] = None  # the artifact folder is bound at load time
+        return state
+
+    # --- artifact files -------------------------------------------------------------
+    def save_files(self, path: Path) -> list[str]:
+        """Copy the network's files into the artifact folder `path`; returns their names."""
+        if self._folder is None:
+            raise RuntimeError("the transformer's files are not attached")
+        if self._folder.resolve() != path.resolve():
+            for name in self.files:
+                target = path / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self._folder / name, target)
+        return list(self.files)
+
+    def load_files(self, path: Path) -> None:
+        """Bind to the artifact folder the model was loaded from; check every file is there."""
+        missing = [name for name in self.files if not (path / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{path}: missing model file(s) {', '.join(missing)}")
+        self._folder = path
+        self._runtime = None
+
+    @property
+    def has_onnx(self) -> bool:
+        return ONNX_FILE in self.files
+
+    def use_backend(self, backend: str) -> "TransformerClassifier":
+        """`auto` (ONNX when exported, else PyTorch), `onnx` or `torch`."""
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        if backend == "onnx" and not self.has_onnx:
+            raise ValueError("this model has no ONNX export")
+        self.backend, self._runtime = backend, None
+        return self
+
+    # --- scoring --------------------------------------------------------------------
+    def _get_runtime(self):
+        if self._runtime is None:
+            if self._folder is None:
+                raise RuntimeError("the transformer's files are not attached (load it with load_model)")
+            use_onnx = self.backend == "onnx" or (self.backend == "auto" and self.has_onnx)
+            runtime = _OnnxRuntime if use_onnx else _TorchRuntime
+            self._runtime = runtime(self._folder, self.settings)
+        return self._runtime
+
+    def logits(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Raw cause (n × 7) and troll (n × 2) logits, batched by length to limit padding."""
+        texts = list(texts)
+        cause = np.zeros((len(texts), len(CAUSES)), dtype=np.float32)
+        troll = np.zeros((len(texts), 2), dtype=np.float32)
+        if not texts:
+            return cause, troll
+        runtime = self._get_runtime()
+        encodings = runtime.tokenizer.encode_batch([str(t) for t in texts])
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        size = int(self.settings.get("batch_size", 32))
+        for start in range(0, len(order), size):
+            index = order[start : start + size]
+            width = max(len(encodings[i].ids) for i in index)
+            ids = np.full((len(index), width), self.settings["pad_id"], dtype=np.int64)
+            mask = np.zeros((len(index), width), dtype=np.int64)
+            for row, i in enumerate(index):
+                n = len(encodings[i].ids)
+                ids[row, :n] = encodings[i].ids
+                mask[row, :n] = 1
+            cause[index], troll[index] = runtime.run(ids, mask)
+        return cause, troll
+
+    def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n)."""
+        if self.cause_calibrator is None or self.troll_calibrator is None:
+            raise RuntimeError("the classifier is not calibrated")
+        cause_logits, troll_logits = self.logits(texts)
+        cause = calibrated_proba(self.cause_calibrator, cause_logits, len(CAUSES))
+        troll = calibrated_proba(self.troll_calibrator, troll_logits, 2)[:, 1]
+        return cause, troll
+
+
+def load_tokenizer(folder: Path, settings: dict[str, Any]):
+    """The saved fast tokenizer with the model's truncation (padding is done per batch)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(int(settings["max_length"]))
+    return tokenizer
+
+
+class _OnnxRuntime:
+    def __init__(self, folder: Path, settings: dict[str, Any]):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if settings.get("threads"):
+            options.intra_op_num_threads = int(settings["threads"])
+        self.session = ort.InferenceSession(
+            str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = load_tokenizer(folder, settings)
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cause, troll = self.session.run(
+            ["cause_logits", "troll_logits"], {"input_ids": ids, "attention_mask": mask}
+        )
+        return cause, troll
+
+
+class _TorchRuntime:
+    def __init__(self, folder: Path, settings: dict[str, Any]):
+        import torch
+        from triage.models.encoder import MultiTaskEncoder
+
+        self.torch = torch
+        self.model = MultiTaskEncoder.load(folder, len(CAUSES))
+        self.tokenizer = load_tokenizer(folder, settings)
+
+    def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with self.torch.inference_mode():
+            out = self.model(input_ids=self.torch.from_numpy(ids), attention_mask=self.torch.from_numpy(mask))
+        return out["cause_logits"].float().numpy(), out["troll_logits"].float().numpy()

@@ -1,0 +1,262 @@
+"""Fine-tuning the transformer kind with the Hugging Face `Trainer`.
+
+A pretrained checkpoint (`model_name_or_path`, local folder or cache) or, with `tiny`, a
+small BERT-style encoder built from a config with its own WordPiece tokenizer trained on the
+train split: the whole path then runs offline. Tokenisation and batching use `datasets`;
+the Trainer brings seeding, the learning-rate schedule, early stopping on valid cause
+macro-F1, the best checkpoint, mixed precision on a GPU, and data-parallel runs under
+`accelerate launch` / `torchrun`. Calibration is the baseline's (`calibrate_logits`).
+"""
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+from triage.models.calibration import calibrate_logits
+from triage.models.labels import CAUSES
+from triage.models.transformer import TOKENIZER_FILE, TransformerClassifier
+from triage.train.fit import is_main_process
+
+log = logging.getLogger(__name__)
+SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
+
+
+@dataclass
+class TransformerConfig:
+    """`params:` of `configs/transformer*.yaml`."""
+
+    model_name_or_path: str | None = None
+    tiny: dict[str, int] | None = None
+    """Build a small BERT from this config (hidden_size, num_hidden_layers, ...) instead."""
+    vocab_size: int = 8000
+    """Size of the WordPiece vocabulary trained for `tiny`."""
+    max_length: int = 128
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.01
+    lr_scheduler: str = "linear"
+    warmup_ratio: float = 0.1
+    num_train_epochs: int = 5
+    early_stopping_patience: int = 2
+    cause_loss_weight: float = 1.0
+    troll_loss_weight: float = 1.0
+    dropout: float = 0.1
+    seed: int = 13
+    calibration: str = "temperature"
+    onnx: bool = True
+    quantize: bool = False
+    threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TransformerConfig":
+        fields = set(cls.__dataclass_fields__) - {"extra"}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ValueError(f"unknown transformer setting(s): {', '.join(unknown)}")
+        config = cls(**values)
+        if (config.model_name_or_path is None) == (config.tiny is None):
+            raise ValueError("set exactly one of model_name_or_path and tiny")
+        return config
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> list[float]:
+    """Balanced weights n / (k · count) from the train split; 1.0 for classes it lacks."""
+    counts = np.bincount(labels, minlength=n_classes)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights.tolist()
+
+
+def train_wordpiece(texts: Sequence[str], vocab_size: int, max_length: int):
+    """A lower-casing WordPiece tokenizer (accents kept: й and ї are letters here)."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.WordPiece(unk_token=SPECIAL_TOKENS["unk"]))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=False)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS.values()))
+    tokenizer.train_from_iterator(texts, trainer)
+    cls_id, sep_id = (tokenizer.token_to_id(SPECIAL_TOKENS[k]) for k in ("cls", "sep"))
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        model_max_length=max_length,
+        **{f"{k}_token": v for k, v in SPECIAL_TOKENS.items()},
+    )
+
+
+def _tokenizer_and_encoder(config: TransformerConfig, texts: Sequence[str]):
+    from transformers import AutoModel, AutoTokenizer, BertConfig
+
+    if config.model_name_or_path is not None:
+        tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
+        if not tokenizer.is_fast:
+            raise ValueError(f"{config.model_name_or_path}: a fast (tokenizers) tokenizer is needed")
+        return tokenizer, AutoModel.from_pretrained(config.model_name_or_path)
+    tokenizer = train_wordpiece(texts, config.vocab_size, config.max_length)
+    encoder_config = BertConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=max(config.max_length, 32),
+        **config.tiny,
+    )
+    return tokenizer, AutoModel.from_config(encoder_config)
+
+
+def _dataset(tokenizer, texts, causes, trolls, max_length: int):
+    from datasets import Dataset
+
+    data = Dataset.from_dict(
+        {
+            "text": list(texts),
+            "cause_labels": [CAUSES.index(c) for c in causes],
+            "troll_labels": [int(t) for t in trolls],
+        }
+    )
+    return data.map(
+        lambda batch: tokenizer(
+            batch["text"], truncation=True, max_length=max_length, return_token_type_ids=False
+        ),
+        batched=True,
+        remove_columns=["text"],
+    )
+
+
+def _compute_metrics(prediction) -> dict[str, float]:
+    cause_logits, troll_logits = prediction.predictions
+    cause_labels, troll_labels = prediction.label_ids
+    return {
+        "cause_macro_f1": f1_score(cause_labels, cause_logits.argmax(1), average="macro"),
+        "troll_f1": f1_score(troll_labels, troll_logits.argmax(1), zero_division=0.0),
+    }
+
+
+def _training_arguments(config: TransformerConfig, output_dir: str):
+    import torch
+    from transformers import TrainingArguments
+
+    gpu = torch.cuda.is_available()
+    bf16 = gpu and torch.cuda.is_bf16_supported()
+    return TrainingArguments(
+        output_dir=output_dir,
+        seed=config.seed,
+        data_seed=config.seed,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,
+        num_train_epochs=config.num_train_epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        logging_strategy="epoch",
+        load_best_model_at_end=True,
+        metric_for_best_model="cause_macro_f1",
+        greater_is_better=True,
+        save_total_limit=2,
+        save_only_model=True,
+        label_names=["cause_labels", "troll_labels"],
+        bf16=bf16,
+        fp16=gpu and not bf16,
+        use_cpu=not gpu,
+        report_to="none",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
+
+
+class TransformerFitter:
+    """`fit` trains, exports and calibrates; it returns the `TransformerClassifier`."""
+
+    kind = "transformer"
+
+    def __init__(self, config: TransformerConfig):
+        self.config = config
+        self.training_info: dict[str, Any] = {}
+
+    def fit(
+        self, texts, causes, trolls, valid_texts, valid_causes, valid_trolls
+    ) -> TransformerClassifier | None:
+        import torch
+        from transformers import EarlyStoppingCallback, Trainer, set_seed
+        from triage.models.encoder import MultiTaskEncoder
+
+        config = self.config
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        set_seed(config.seed)
+        tokenizer, encoder = _tokenizer_and_encoder(config, texts)
+        model = MultiTaskEncoder(
+            encoder,
+            len(CAUSES),
+            dropout=config.dropout,
+            cause_class_weights=class_weights(np.array([CAUSES.index(c) for c in causes]), len(CAUSES)),
+            troll_class_weights=class_weights(np.asarray(trolls, int), 2),
+            loss_weights=(config.cause_loss_weight, config.troll_loss_weight),
+        )
+        from transformers import DataCollatorWithPadding
+
+        with tempfile.TemporaryDirectory(prefix="triage-checkpoints-") as checkpoints:
+            trainer = Trainer(
+                model=model,
+                args=_training_arguments(config, checkpoints),
+                train_dataset=_dataset(tokenizer, texts, causes, trolls, config.max_length),
+                eval_dataset=_dataset(tokenizer, valid_texts, valid_causes, valid_trolls, config.max_length),
+                data_collator=DataCollatorWithPadding(tokenizer),
+                compute_metrics=_compute_metrics,
+                callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)],
+            )
+            started = time.perf_counter()
+            result = trainer.train()
+            seconds = time.perf_counter() - started
+            state = trainer.state
+        epochs = max(float(state.epoch or 0), 1e-9)
+        self.training_info = {
+            "epochs_run": round(epochs, 2),
+            "train_seconds": round(seconds, 2),
+            "seconds_per_epoch": round(seconds / epochs, 2),
+            "best_valid_cause_macro_f1": state.best_metric,
+            "train_loss": round(float(result.training_loss), 4),
+            "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        }
+        log.info("transformer trained: %s", self.training_info)
+        if not is_main_process():
+            return None  # data-parallel run: rank 0 saves, exports and calibrates
+        model = trainer.accelerator.unwrap_model(trainer.model).cpu().eval()
+        folder = Path(tempfile.mkdtemp(prefix="triage-transformer-"))
+        files = model.save(folder)
+        tokenizer.save_pretrained(folder / Path(TOKENIZER_FILE).parent)
+        files += [str(p.relative_to(folder)) for p in sorted((folder / "tokenizer").iterdir()) if p.is_file()]
+        if config.onnx:
+            from triage.train.onnx_export import export_onnx
+
+            files.append(export_onnx(model, tokenizer, folder, quantize=config.quantize))
+        settings = {
+            **{k: v for k, v in asdict(config).items() if k not in ("extra", "onnx")},
+            "pad_id": tokenizer.pad_token_id,
+            "pad_token": tokenizer.pad_token,
+        }
+        classifier = TransformerClassifier(settings, folder, files)
+        cause_logits, troll_logits = classifier.logits(valid_texts)
+        classifier.cause_calibrator = calibrate_logits(
+            cause_logits, np.array([CAUSES.index(c) for c in valid_causes]), config.calibration
+        )
+        classifier.troll_calibrator = calibrate_logits(
+            troll_logits, np.asarray(valid_trolls, int), config.calibration
+        )
+        classifier.training_info = self.training_info
+        return classifier
