@@ -26,15 +26,15 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.
     return result
 
 
-def write_test_config(path: Path, epochs: int = 4) -> Path:
+def write_test_config(path: Path, epochs: int = 6) -> Path:
     """configs/transformer-tiny.yaml made smaller still, so the test costs seconds per epoch."""
     config = yaml.safe_load((PROJECT / "configs" / "transformer-tiny.yaml").read_text())
     config["params"].update(
-        tiny={"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
+        tiny={"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 128},
         vocab_size=2000,
         max_length=48,
         batch_size=16,
-        learning_rate=0.003,
+        learning_rate=0.002,
         num_train_epochs=epochs,
         threads=2,
     )
@@ -85,9 +85,9 @@ def test_exp_run_switches_to_transformer_and_metrics_diff_compares(experiment):
     assert not any(name.endswith((".pt", ".bin")) for name in manifest["files"])
     assert manifest["training"]["epochs_run"] >= 1
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    # Seven causes: a uniform guess has macro-F1 ≈ 0.14, a constant one ≈ 0.04; a few epochs of
-    # a 1-layer model from scratch on ~1,000 rows must beat that (it is no quality target).
-    assert metrics["all"]["cause"]["macro_f1"] > 0.18
+    # Seven causes: a uniform guess has macro-F1 ≈ 0.14, a constant one ≈ 0.04; six epochs of a
+    # 1-layer model from scratch on ~1,000 rows reach about 0.4 (it is no quality target).
+    assert metrics["all"]["cause"]["macro_f1"] > 0.25
     diff = run([str(BIN / "dvc"), "metrics", "diff", "--json"], root, env)
     changed = json.loads(diff.stdout)["reports/metrics.json"]
     old, new = changed["all.cause.macro_f1"]["old"], changed["all.cause.macro_f1"]["new"]
