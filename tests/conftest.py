@@ -80,6 +80,20 @@ def run(cmd: list[str], cwd: Path, env: dict, timeout: int = 600) -> subprocess.
     return result
 
 
+def pipeline_env(root: Path) -> dict:
+    """Environment for pipeline commands in a temporary repository: the venv first on PATH, its
+    own MLflow store, a git identity."""
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+
+
 @pytest.fixture(scope="session")
 def pipeline_copy(tmp_path_factory, sample_examples):
     """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo, after
@@ -91,15 +105,7 @@ def pipeline_copy(tmp_path_factory, sample_examples):
         shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "data" / "raw").mkdir(parents=True)
     write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
+    env = pipeline_env(root)
     run(["git", "init", "-q"], root, env)
     run([str(BIN / "dvc"), "init", "-q"], root, env)
     run([str(BIN / "dvc"), "repro"], root, env, timeout=900)

@@ -2,7 +2,6 @@
 MLflow pyfunc, ONNX vs PyTorch, and a 2-process data-parallel run (gloo on CPU)."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, write_jsonl
+from tests.conftest import PROJECT, pipeline_env, write_jsonl
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -42,18 +41,6 @@ def write_test_config(path: Path, epochs: int = 6) -> Path:
     return path
 
 
-def base_env(root: Path) -> dict:
-    return {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-    }
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory, sample_examples):
     """Baseline `dvc repro`, commit, then `dvc exp run -S` switching to the transformer."""
@@ -65,7 +52,7 @@ def experiment(tmp_path_factory, sample_examples):
     write_test_config(root / TEST_CONFIG)
     (root / "data" / "raw").mkdir(parents=True)
     write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
-    env = base_env(root)
+    env = pipeline_env(root)
     dvc = str(BIN / "dvc")
     run(["git", "init", "-q"], root, env)
     run([dvc, "init", "-q"], root, env)
@@ -188,7 +175,7 @@ def test_two_process_data_parallel_training(tmp_path, sample_splits):
         write_jsonl(processed / f"{split}.jsonl", rows.to_dict("records"))
     config = write_test_config(tmp_path / "tiny.yaml", epochs=1)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"model_config": config.name}}))
-    env = {**base_env(tmp_path), "OMP_NUM_THREADS": "1"}
+    env = {**pipeline_env(tmp_path), "OMP_NUM_THREADS": "1"}
     cmd = [
         str(BIN / "torchrun"),
         "--standalone",

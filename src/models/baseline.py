@@ -18,9 +18,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 from triage.models import fast_tfidf
+from triage.models.calibration import calibrate
 from triage.models.fast_linear import LinearHead
 from triage.models.fast_tfidf import FastTfidf, TextBatch
-from triage.models.calibration import calibrate
 from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
 
