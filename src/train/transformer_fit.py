@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,10 @@ class TransformerConfig:
     onnx: bool = True
     quantize: bool = False
     threads: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TransformerConfig":
-        fields = set(cls.__dataclass_fields__) - {"extra"}
-        unknown = sorted(set(values) - fields)
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
         if unknown:
             raise ValueError(f"unknown transformer setting(s): {', '.join(unknown)}")
         config = cls(**values)
@@ -246,7 +244,7 @@ class TransformerFitter:
 
             files.append(export_onnx(model, tokenizer, folder, quantize=config.quantize))
         settings = {
-            **{k: v for k, v in asdict(config).items() if k not in ("extra", "onnx")},
+            **{k: v for k, v in asdict(config).items() if k != "onnx"},
             "pad_id": tokenizer.pad_token_id,
             "pad_token": tokenizer.pad_token,
         }
