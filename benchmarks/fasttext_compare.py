@@ -58,9 +58,11 @@ def _f1s(frame: pd.DataFrame, causes: list[str], trolls: np.ndarray) -> dict:
         if not mask.any():
             continue
         truth = frame.cause.to_numpy()[mask]
+        present = [c for c in CAUSES if (truth == c).any()]  # as the evaluate stage averages
+        macro = f1_score(truth, np.asarray(causes)[mask], labels=present, average="macro", zero_division=0)
         out[scope] = {
             "n": int(mask.sum()),
-            "cause_macro_f1": round(float(f1_score(truth, np.asarray(causes)[mask], average="macro")), 4),
+            "cause_macro_f1": round(float(macro), 4),
             "troll_f1": round(float(f1_score(frame.troll.to_numpy(bool)[mask], trolls[mask])), 4),
         }
     return out
