@@ -96,8 +96,9 @@ def _script_profile(text: str) -> tuple[int, int, int, int]:
 _WORD = re.compile(r"[^\W\d_]+")
 
 
-def _words(text: str) -> list[str]:
-    return _WORD.findall(feature_text(text))
+def _words(feature: str) -> list[str]:
+    """Words of a feature text (see `feature_text`)."""
+    return _WORD.findall(feature)
 
 
 def build_lingua_detector():
@@ -151,12 +152,12 @@ class LanguageIdentifier:
             ]
         ).fit(texts, langs)
         english = (text for text, lang in zip(texts, langs, strict=True) if lang == "en")
-        seen = Counter(word for text in english for word in set(_words(text)))
+        seen = Counter(word for text in english for word in set(_words(feature_text(text))))
         self.english_words = frozenset(word for word, count in seen.items() if count >= 2)
         return self
 
-    def _plainly_english(self, text: str) -> bool:
-        words = _words(text)
+    def _plainly_english(self, feature: str) -> bool:
+        words = _words(feature)
         known = getattr(self, "english_words", frozenset())
         return len(words) >= 3 and sum(w in known for w in words) >= self.config.english_share * len(words)
 
@@ -191,19 +192,20 @@ class LanguageIdentifier:
         """Language code per text (one of `LANGS` or `other`) and the classifier's confidence."""
         if self.pipeline is None:
             raise RuntimeError("the language identifier is not fitted")
-        proba = self._proba(texts)
+        batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
+        proba = self._proba(batch)
         classes = list(self.pipeline.classes_)
         order = [classes.index(lang) for lang in LANGS]
         proba = proba[:, order]
         best = proba.argmax(axis=1)
         confidence = proba[np.arange(len(texts)), best]
         langs = [LANGS[i] for i in best]
-        for i, text in enumerate(texts):
-            if self._is_other(text, langs[i]):
+        for i, text in enumerate(batch):
+            if self._is_other(text, batch.features[i], langs[i]):
                 langs[i] = OTHER_LANG
         return langs, confidence
 
-    def _is_other(self, text: str, guess: str) -> bool:
+    def _is_other(self, text: str, feature: str, guess: str) -> bool:
         """Decide `other` from the script, marker letters, then lingua where it is reliable.
 
         Cyrillic: letters that ru/uk/bg never use (ў, ј, љ, қ, ...) mark Belarusian, Serbian,
@@ -218,8 +220,8 @@ class LanguageIdentifier:
             return not _OTHER_CYRILLIC.isdisjoint(text.casefold())
         if letters < self.config.other_min_letters:
             return False
-        if accented == 0 and (guess != "en" or self._plainly_english(text)):
-            return False  # lingua's answer could not change the outcome below
+        if accented == 0 and (guess != "en" or self._plainly_english(feature)):
+            return False  # transliteration is not lingua's to judge; plain English needs no check
         top = self._lingua_top(text)
         if top is None or top[0] in _OURS or top[1] < self.config.other_min_confidence:
             return False

@@ -29,7 +29,7 @@ _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
 # Look-alike letters (lower case, as after casefold) for tokens mixing the two scripts.
 _TO_CYRILLIC = str.maketrans("abcehikmoptxy", "авсеніклортху")
 _TO_LATIN = str.maketrans("авсеніклортху", "abcehikmoptxy")
-_MIXED = re.compile(r"\w*(?:[a-z]\w*[\u0400-\u04ff]|[\u0400-\u04ff]\w*[a-z])\w*")
+_MIXED = re.compile(r"\b(?=\w*[a-z])(?=\w*[\u0400-\u04ff])\w+")
 
 
 def clean_text(text: str) -> str:
@@ -87,9 +87,11 @@ def feature_text(text: str) -> str:
     script; letters held three times or more ("ужаааасно") and repeated punctuation cut to one;
     sentence punctuation set apart from words so "bad," and "bad ," agree.
     """
-    text = unicodedata.normalize("NFKC", text)
-    text = _MENTION.sub(" @user ", _EMAIL.sub(" emailaddr ", _URL.sub(" httpurl ", text)))
-    text = _INVISIBLE.sub("", text).casefold()
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).casefold()
+    if "http" in text or "www." in text:  # the checks skip scans that would find nothing
+        text = _URL.sub(" httpurl ", text)
+    if "@" in text:
+        text = _MENTION.sub(" @user ", _EMAIL.sub(" emailaddr ", text))
     text = _SPACED_LETTERS.sub(_join_spaced, text)
     text = _MIXED.sub(_unmix, text)
     text = _OBFUSCATED.sub(_deobfuscate, text)
