@@ -1,9 +1,12 @@
 """The classifier heads, calibration, the troll threshold, language id and normalisation."""
 
+import random
+import threading
+
 import numpy as np
 import pytest
 from triage.models.baseline import LinearConfig
-from triage.models.labels import CAUSES, LANGS, OTHER_LANG
+from triage.models.labels import CAUSES, LANGS, MAX_TEXT_CHARS, OTHER_LANG
 from triage.models.normalize import clean_text, dedup_key, feature_text
 from triage.train.evaluate import score_frame
 from triage.train.fit import best_f1_threshold
@@ -97,3 +100,16 @@ def test_normalisation_levels():
 )
 def test_feature_text_reads_how_people_type(typed, read):
     assert feature_text(typed) == read
+
+
+def test_normalisation_of_a_maximal_hostile_comment_does_not_hang():
+    """Regular expressions that backtrack catastrophically would let one comment stall a worker
+    (an earlier mixed-script pattern took ~50 s on 300 random strings). Generous bound: a hang
+    guard, not a speed target."""
+    rng = random.Random(1)
+    letters = "abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщыэюяіїє0123456789@$_"
+    hostile = "".join(rng.choice(letters) for _ in range(MAX_TEXT_CHARS))
+    worker = threading.Thread(target=feature_text, args=(hostile,), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
