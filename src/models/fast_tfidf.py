@@ -52,17 +52,29 @@ class _Powers:
 _POWERS = _Powers()
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _is_word_char(code: int) -> bool:
     """`\\w` of Python's `re` for str patterns: alphanumeric in Unicode, or the underscore."""
     char = chr(code)
     return char.isalnum() or char == "_"
 
 
+@lru_cache(maxsize=1)
+def _bmp_word_table() -> np.ndarray:
+    """`\\w` for every code point of the Basic Multilingual Plane, indexed by code point + 1."""
+    table = np.zeros(0x10001, dtype=bool)
+    table[1:] = [chr(c).isalnum() or c == 0x5F for c in range(0x10000)]
+    return table
+
+
 def _word_mask(codes: np.ndarray) -> np.ndarray:
     """Which positions hold word characters (`codes` are code points + 1)."""
-    distinct, inverse = np.unique(codes, return_inverse=True)
-    return np.array([_is_word_char(int(c) - 1) for c in distinct], dtype=bool)[inverse]
+    astral = codes > 0x10000
+    mask = _bmp_word_table()[np.where(astral, 0, codes)]
+    if astral.any():  # emoji and rarer scripts: few, looked up one distinct code at a time
+        distinct, inverse = np.unique(codes[astral], return_inverse=True)
+        mask[astral] = np.array([_is_word_char(int(c) - 1) for c in distinct], dtype=bool)[inverse]
+    return mask
 
 
 def _code_points(text: str) -> np.ndarray:

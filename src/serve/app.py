@@ -6,6 +6,7 @@ decoded and validated by hand so each failure gets its own status, and anything 
 becomes a 500 with the request id and no stack trace.
 """
 
+import gc
 import hmac
 import json
 import logging
@@ -111,6 +112,9 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         app.state.ready = False
         await run_in_threadpool(predictor.model.langid.warm_up)
         await run_in_threadpool(predictor.predict, WARM_UP_TEXTS)
+        # The model is hundreds of thousands of long-lived objects; without this, every full
+        # garbage collection walks them all and stalls requests (the latency tail).
+        gc.freeze()
         app.state.ready = True
         log.info("ready", extra={"model": predictor.info.name, "version": predictor.info.version})
         yield
