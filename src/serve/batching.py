@@ -31,7 +31,6 @@ class ScoringQueue:
         self._running: asyncio.Task | None = None
         # One scoring thread: batches are already vectorised, and the event loop keeps a core.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage-score")
-        self.batches = 0
 
     async def score(self, texts: Sequence[str]) -> Scores:
         future = asyncio.get_running_loop().create_future()
@@ -53,7 +52,6 @@ class ScoringQueue:
         while self._pending:
             jobs = self._take_batch()
             texts = [text for job in jobs for text in job.texts]
-            self.batches += 1
             try:
                 scores = await loop.run_in_executor(self._executor, self._score, texts)
             except Exception as exc:
