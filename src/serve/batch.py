@@ -252,7 +252,7 @@ def run_batch(
             if part.exists():
                 skipped += 1
                 scored += pq.ParquetFile(part).metadata.num_rows
-                rejected += _count_lines(folder / f"rejects-{chunk.index:06d}.jsonl")
+                rejected += count_lines(folder / f"rejects-{chunk.index:06d}.jsonl")
             else:
                 done, bad = _score_chunk(predictor, chunk, fmt, columns, resolved, part)
                 scored, rejected = scored + done, rejected + len(bad)
@@ -287,7 +287,8 @@ def _score_chunk(
     return table.num_rows, bad
 
 
-def _count_lines(path: Path) -> int:
+def count_lines(path: Path) -> int:
+    """Lines in a file (0 when it does not exist): the rejects a finished part recorded."""
     if not path.is_file():
         return 0
     with path.open("rb") as handle:

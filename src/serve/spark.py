@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from triage.models.labels import CAUSES, MAX_TEXT_CHARS, SCORE_COLUMNS
-from triage.serve.batch import TIME_COLUMN, Columns, rejects_path
+from triage.serve.batch import TIME_COLUMN, Columns, count_lines, rejects_path
 from triage.serve.batch_io import BatchInputError, file_format
 
 DEFAULT_MODEL_URI = "models:/triage@champion"
@@ -205,10 +205,5 @@ def run_spark_batch(
     reject_dir = rejects_path(output)
     rejects.write.mode("overwrite").json(str(reject_dir))
     written = spark.read.format(SPARK_WRITE_FORMATS[out_fmt]).option("header", True).load(str(output))
-    rejected = sum(_count_lines(p) for p in reject_dir.glob("part-*"))
+    rejected = sum(count_lines(p) for p in reject_dir.glob("part-*"))
     return SparkResult(written.count(), rejected, output, reject_dir if rejected else None)
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(1 for _ in handle)
