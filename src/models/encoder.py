@@ -16,9 +16,16 @@ ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.safetensors"
 
 
+POOLINGS = ("cls", "mean")
+
+
 class MultiTaskEncoder(nn.Module):
-    """Encoder → first-token vector → two linear heads; the loss is a weighted sum of the
-    two class-weighted cross-entropies (the Trainer minimises it when labels are given)."""
+    """Encoder → pooled vector → two linear heads; the loss is a weighted sum of the two
+    class-weighted cross-entropies (the Trainer minimises it when labels are given).
+
+    `pooling`: `cls` takes the first token (BERT fine-tuning); `mean` averages the last hidden
+    state over the attention mask, the pooling e5 was pretrained with.
+    """
 
     def __init__(
         self,
@@ -28,8 +35,12 @@ class MultiTaskEncoder(nn.Module):
         cause_class_weights: list[float] | None = None,
         troll_class_weights: list[float] | None = None,
         loss_weights: tuple[float, float] = (1.0, 1.0),
+        pooling: str = "cls",
     ):
         super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r} (known: {', '.join(POOLINGS)})")
+        self.pooling = pooling
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
@@ -48,7 +59,12 @@ class MultiTaskEncoder(nn.Module):
         troll_labels: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(hidden[:, 0])
+        if self.pooling == "mean":
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        else:
+            pooled = hidden[:, 0]
+        pooled = self.dropout(pooled)
         out = {"cause_logits": self.cause_head(pooled), "troll_logits": self.troll_head(pooled)}
         if cause_labels is not None and troll_labels is not None:
             cause_loss = nn.functional.cross_entropy(out["cause_logits"], cause_labels, self.cause_weights)
@@ -67,9 +83,9 @@ class MultiTaskEncoder(nn.Module):
         ] + [HEADS_FILE]
 
     @classmethod
-    def load(cls, folder: Path, n_causes: int) -> "MultiTaskEncoder":
+    def load(cls, folder: Path, n_causes: int, pooling: str = "cls") -> "MultiTaskEncoder":
         """Rebuild from the files `save` wrote (no network: a local folder)."""
-        model = cls(AutoModel.from_pretrained(folder / ENCODER_DIR), n_causes)
+        model = cls(AutoModel.from_pretrained(folder / ENCODER_DIR), n_causes, pooling=pooling)
         heads = load_file(str(folder / HEADS_FILE))
         model.cause_head.load_state_dict({k[6:]: v for k, v in heads.items() if k.startswith("cause.")})
         model.troll_head.load_state_dict({k[6:]: v for k, v in heads.items() if k.startswith("troll.")})

