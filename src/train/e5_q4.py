@@ -19,8 +19,8 @@ Anything unexpected (magic, sizes, names, offsets outside the file) is refused w
 """
 
 import struct
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
