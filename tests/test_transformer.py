@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, pipeline_env, write_jsonl
+from tests.conftest import PROJECT, copy_pipeline, pipeline_env, write_jsonl
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -42,13 +42,10 @@ def write_test_config(path: Path, epochs: int = 6) -> Path:
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory, sample_examples):
+def experiment(tmp_path_factory, sample_examples, tiny_checkpoint):
     """Baseline `dvc repro`, commit, then `dvc exp run -S` switching to the transformer."""
     root = tmp_path_factory.mktemp("transformer")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(PROJECT / name, root / name)
-    for folder in ("configs", "src"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipeline(root, tiny_checkpoint)
     write_test_config(root / TEST_CONFIG)
     (root / "data" / "raw").mkdir(parents=True)
     write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])

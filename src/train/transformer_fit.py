@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score
 from triage.models.calibration import calibrate_logits
 from triage.models.labels import CAUSES
 from triage.models.transformer import TOKENIZER_FILE, TransformerClassifier
-from triage.train.fit import is_main_process
+from triage.train.distributed import is_main_process
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
