@@ -51,7 +51,12 @@ def test_stage_writes_a_standard_checkpoint(converted):
         "<pad>",
         "<unk>",
     ]
-    assert [tokenizer.bos_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id] == [
+    assert [
+        tokenizer.bos_token_id,
+        tokenizer.pad_token_id,
+        tokenizer.eos_token_id,
+        tokenizer.unk_token_id,
+    ] == [
         0,
         1,
         2,
@@ -99,7 +104,10 @@ def _damaged(tmp_path: Path, edit) -> Path:
     [
         (lambda d: d.__setitem__(slice(0, 4), b"GGUF"), "not an e5 Q4 file"),
         (lambda d: d.__setitem__(slice(8, 12), (385).to_bytes(4, "little")), "header hidden is 385"),
-        (lambda d: d.__setitem__(slice(44, 48), (-5).to_bytes(4, "little", signed=True)), "vocabulary pieces"),
+        (
+            lambda d: d.__setitem__(slice(44, 48), (-5).to_bytes(4, "little", signed=True)),
+            "vocabulary pieces",
+        ),
         (lambda d: None, "truncated"),
     ],
     ids=["magic", "header", "piece-count", "truncated"],
