@@ -1,4 +1,4 @@
-"""The default model against fastText, trained and measured in one run (README "Against fastText").
+"""The default model against fastText, trained and measured in one run (docs/benchmarks.md).
 
 Both learn from the same train split and use the valid split the same way: fastText picks its
 hyper-parameters there (a grid, cause by macro-F1, troll by F1 at its best threshold), ours
