@@ -1,4 +1,5 @@
-"""The default model (the fine-tuned encoder), the TF-IDF model and fastText, measured in one run.
+"""The default model (the fine-tuned encoder), the TF-IDF model and fastText, measured in one run
+(docs/benchmarks.md).
 
 All learn from the same train split and use the valid split the same way: fastText picks its
 hyper-parameters there (a grid, cause by macro-F1, troll by F1 at its best threshold), ours

@@ -6,7 +6,7 @@ Ukrainian without і/ї/є. So the four languages are told apart by a character 
 classifier trained on the corpus. Whether a text is in some *other* language is decided by
 its script, by letters only other Cyrillic languages use, and by lingua (a maintained,
 offline detector) where lingua is reliable: English vs. other Latin-script languages.
-See README "Language identification" for the measured accuracy of each option.
+See docs/benchmarks.md ("Language identification") for the measured accuracy of each option.
 """
 
 import re
