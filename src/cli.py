@@ -135,7 +135,7 @@ def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
                 if not line.strip():
                     continue
                 item = CommentIn.model_validate_json(line)
-                good.append(item.model_dump(exclude_none=True))
+                good.append(item.model_dump(mode="json", exclude_none=True))
             except UnicodeDecodeError:
                 bad.append({"line": number, "reason": "not valid UTF-8"})
             except ValidationError as exc:
@@ -149,7 +149,7 @@ def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
 @app.command()
 def predict(
     input: Annotated[
-        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?} per line.')
+        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?, "created_at"?} per line.')
     ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL.")] = None,
     text: Annotated[str | None, typer.Option(help="Score one text and print JSON.")] = None,
@@ -158,6 +158,9 @@ def predict(
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any malformed input line.")] = False,
     name: Annotated[str | None, typer.Option(help="Customer name for --text's reply.")] = None,
+    created_at: Annotated[
+        str | None, typer.Option(help="When --text was posted (ISO 8601): adds respond_by.")
+    ] = None,
     settings: Annotated[
         Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
     ] = None,
@@ -174,7 +177,10 @@ def predict(
     if text is not None:
         if not text.strip():
             _fail("--text is empty")
-        prediction = predictor.predict([text], names=[name], settings=overrides)[0]
+        with _user_errors():  # a malformed --created-at is a ValueError
+            prediction = predictor.predict([text], names=[name], created_at=[created_at], settings=overrides)[
+                0
+            ]
         typer.echo(prediction.model_dump_json(indent=2))
         return
     assert input is not None
@@ -223,10 +229,12 @@ def _write_predictions(
                 [i["text"] for i in chunk],
                 ids=[i.get("id") for i in chunk],
                 names=[i.get("name") for i in chunk],
+                created_at=[i.get("created_at") for i in chunk],
                 settings=settings,
             )
             for item, prediction in zip(chunk, predictions, strict=True):
-                sink.write(json.dumps({**item, **prediction.model_dump()}, ensure_ascii=False) + "\n")
+                record = {**item, **prediction.model_dump(mode="json")}
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if output:
             sink.close()

@@ -277,4 +277,3 @@ def supported(vectorizer: TfidfVectorizer) -> bool:
     except ValueError:
         return False
     return True
-

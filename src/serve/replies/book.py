@@ -192,7 +192,7 @@ class ReplyBook:
                 )
                 if unsure:
                     subcase, kind, action = "other", "other", "human_review"
-                    reason = "praise not certain (a complaint or sarcasm is possible): no thank-you without a person"
+                    reason = "praise not certain (complaint or sarcasm possible): no thank-you unchecked"
             if subcase == "other" and action == "reply":
                 action, reason = (
                     "human_review",
