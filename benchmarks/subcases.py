@@ -53,7 +53,9 @@ def evaluate(rows: list[dict], book: ReplyBook) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--split", type=Path, default=Path("data/processed/test.jsonl"))
     parser.add_argument("--replies", type=Path, default=Path("configs/replies"))
     parser.add_argument("--out", type=Path, default=Path("reports/subcases.json"))

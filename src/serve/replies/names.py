@@ -71,7 +71,9 @@ def ukrainian_vocative(name: str) -> str:
     dictionary does not know it as a first name."""
     if not all(ch.isalpha() or ch in "-'’" for ch in name) or not _is_cyrillic(name):
         return name
-    parses = [p for p in _uk_morph().parse(name) if "nomn" in p.tag and "anim" in p.tag and "plur" not in p.tag]
+    parses = [
+        p for p in _uk_morph().parse(name) if "nomn" in p.tag and "anim" in p.tag and "plur" not in p.tag
+    ]
     parses.sort(key=lambda p: "Name" not in p.tag)  # first names first
     for parse in parses:
         forms = [f for f in parse.lexeme if "voct" in f.tag and "plur" not in f.tag and "Name" in f.tag]
