@@ -335,10 +335,15 @@ def monitor(
     ] = 0.01,
     json_out: Annotated[Path, typer.Option("--json", help="JSON report.")] = REPORTS_DIR / "monitor.json",
     html_out: Annotated[Path, typer.Option("--html", help="HTML page.")] = REPORTS_DIR / "monitor.html",
+    as_of: Annotated[
+        str | None, typer.Option(help="Time (ISO 8601) to count waiting comments at; default now.")
+    ] = None,
 ) -> None:
-    """Count scored comments per bucket × cause × language and flag unusual rises (and troll volume)."""
+    """Count scored comments per bucket × cause × language, flag unusual rises (and troll volume), and
+    count comments waiting past their respond_by."""
     from triage.monitor.counts import MonitorInputError, load_counts
     from triage.monitor.detect import MonitorSettings, detect
+    from triage.monitor.queue import overdue
     from triage.monitor.report import report_html, report_json, write_reports
 
     if by not in ("day", "hour"):
@@ -353,10 +358,13 @@ def monitor(
     )
     try:
         counts, comments = load_counts(scored, by, time_column)
-    except (MonitorInputError, FileNotFoundError) as exc:
+        moment = _parse_as_of(as_of)
+        queue = overdue(scored, moment)
+    except (MonitorInputError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     detection = detect(counts, settings)
     report = report_json(counts, detection, settings, scored, comments)
+    report["queue"] = queue
     write_reports(report, report_html(report, counts, detection, by), json_out, html_out)
     typer.echo(f"{comments} comments in {len(counts)} {by} buckets; {len(report['flags'])} rise(s) flagged")
     for flag in report["flags"]:
@@ -364,7 +372,26 @@ def monitor(
             f"  {flag['bucket']} {flag['cause'] or 'troll'} [{flag['lang']}]: {flag['count']} "
             f"vs {flag['baseline']} expected (adjusted p {flag['p_adjusted']:.1e})"
         )
+    if queue is not None:
+        levels = ", ".join(f"{k} {v}" for k, v in sorted(queue["overdue_by_priority"].items()))
+        typer.echo(
+            f"{queue['overdue']} of {queue['with_respond_by']} comments wait past respond_by"
+            f" at {queue['as_of']}" + (f" ({levels})" if levels else "")
+        )
     typer.echo(f"wrote {json_out} and {html_out}")
+
+
+def _parse_as_of(value: str | None):
+    """A UTC datetime from --as-of (None: now)."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"--as-of: not an ISO 8601 time: {value!r}") from exc
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
 
 @app.command()
