@@ -106,7 +106,7 @@ class Predictor:
         """Predictions with actions, replies, sub-cases and priorities from the scores of `texts`."""
         ids = list(ids) if ids is not None else [None] * len(texts)
         names = list(names) if names is not None else [None] * len(texts)
-        times = [_utc(t) for t in created_at] if created_at is not None else [None] * len(texts)
+        times = [as_utc(t) for t in created_at] if created_at is not None else [None] * len(texts)
         if not len(ids) == len(names) == len(times) == len(texts) == len(scores.langs):
             raise ValueError("texts, scores, ids, names and created_at must have the same length")
         resolved = self.replies.settings.merged(settings)
@@ -147,14 +147,14 @@ class Predictor:
                     subcase=suggestion.subcase,
                     priority=suggestion.priority,
                     priority_score=suggestion.priority_score,
-                    respond_by=_iso(suggestion.respond_by),
+                    respond_by=iso_utc(suggestion.respond_by),
                     model=self.info,
                 )
             )
         return predictions
 
 
-def _utc(value: datetime | str | None) -> datetime | None:
+def as_utc(value: datetime | str | None) -> datetime | None:
     """A UTC datetime from a datetime or ISO 8601 text (no offset means UTC)."""
     if value is None or value == "":
         return None
@@ -162,5 +162,5 @@ def _utc(value: datetime | str | None) -> datetime | None:
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_utc(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
