@@ -277,3 +277,4 @@ def supported(vectorizer: TfidfVectorizer) -> bool:
     except ValueError:
         return False
     return True
+

@@ -155,7 +155,9 @@ INVARIANCES: dict[str, tuple[Callable[[str, str, random.Random], str], ...]] = {
 
 def _result(kind: str, passed: np.ndarray, langs: Sequence[str], failures: list[dict]) -> dict:
     langs = np.asarray(langs)
-    by_lang = {lang: round(float(passed[langs == lang].mean()), 4) for lang in LANGS if (langs == lang).any()}
+    by_lang = {
+        lang: round(float(passed[langs == lang].mean()), 4) for lang in LANGS if (langs == lang).any()
+    }
     return {
         "kind": kind,
         "n": len(passed),
