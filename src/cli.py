@@ -157,7 +157,7 @@ def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
                 if not line.strip():
                     continue
                 item = CommentIn.model_validate_json(line)
-                good.append(item.model_dump(exclude_none=True))
+                good.append(item.model_dump(mode="json", exclude_none=True))
             except UnicodeDecodeError:
                 bad.append({"line": number, "reason": "not valid UTF-8"})
             except ValidationError as exc:
@@ -171,7 +171,7 @@ def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any
 @app.command()
 def predict(
     input: Annotated[
-        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?} per line.')
+        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?, "created_at"?} per line.')
     ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL.")] = None,
     text: Annotated[str | None, typer.Option(help="Score one text and print JSON.")] = None,
@@ -180,6 +180,9 @@ def predict(
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any malformed input line.")] = False,
     name: Annotated[str | None, typer.Option(help="Customer name for --text's reply.")] = None,
+    created_at: Annotated[
+        str | None, typer.Option(help="When --text was posted (ISO 8601): adds respond_by.")
+    ] = None,
     settings: Annotated[
         Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
     ] = None,
@@ -196,7 +199,10 @@ def predict(
     if text is not None:
         if not text.strip():
             _fail("--text is empty")
-        prediction = predictor.predict([text], names=[name], settings=overrides)[0]
+        with _user_errors():  # a malformed --created-at is a ValueError
+            prediction = predictor.predict([text], names=[name], created_at=[created_at], settings=overrides)[
+                0
+            ]
         typer.echo(prediction.model_dump_json(indent=2))
         return
     assert input is not None
@@ -245,10 +251,12 @@ def _write_predictions(
                 [i["text"] for i in chunk],
                 ids=[i.get("id") for i in chunk],
                 names=[i.get("name") for i in chunk],
+                created_at=[i.get("created_at") for i in chunk],
                 settings=settings,
             )
             for item, prediction in zip(chunk, predictions, strict=True):
-                sink.write(json.dumps({**item, **prediction.model_dump()}, ensure_ascii=False) + "\n")
+                record = {**item, **prediction.model_dump(mode="json")}
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         if output:
             sink.close()
@@ -349,10 +357,15 @@ def monitor(
     ] = 0.01,
     json_out: Annotated[Path, typer.Option("--json", help="JSON report.")] = REPORTS_DIR / "monitor.json",
     html_out: Annotated[Path, typer.Option("--html", help="HTML page.")] = REPORTS_DIR / "monitor.html",
+    as_of: Annotated[
+        str | None, typer.Option(help="Time (ISO 8601) to count waiting comments at; default now.")
+    ] = None,
 ) -> None:
-    """Count scored comments per bucket × cause × language and flag unusual rises (and troll volume)."""
+    """Count scored comments per bucket × cause × language, flag unusual rises (and troll volume), and
+    count comments waiting past their respond_by."""
     from triage.monitor.counts import MonitorInputError, load_counts
     from triage.monitor.detect import MonitorSettings, detect
+    from triage.monitor.queue import overdue
     from triage.monitor.report import report_html, report_json, write_reports
 
     if by not in ("day", "hour"):
@@ -367,10 +380,13 @@ def monitor(
     )
     try:
         counts, comments = load_counts(scored, by, time_column)
-    except (MonitorInputError, FileNotFoundError) as exc:
+        moment = _parse_as_of(as_of)
+        queue = overdue(scored, moment)
+    except (MonitorInputError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     detection = detect(counts, settings)
     report = report_json(counts, detection, settings, scored, comments)
+    report["queue"] = queue
     write_reports(report, report_html(report, counts, detection, by), json_out, html_out)
     typer.echo(f"{comments} comments in {len(counts)} {by} buckets; {len(report['flags'])} rise(s) flagged")
     for flag in report["flags"]:
@@ -378,7 +394,26 @@ def monitor(
             f"  {flag['bucket']} {flag['cause'] or 'troll'} [{flag['lang']}]: {flag['count']} "
             f"vs {flag['baseline']} expected (adjusted p {flag['p_adjusted']:.1e})"
         )
+    if queue is not None:
+        levels = ", ".join(f"{k} {v}" for k, v in sorted(queue["overdue_by_priority"].items()))
+        typer.echo(
+            f"{queue['overdue']} of {queue['with_respond_by']} comments wait past respond_by"
+            f" at {queue['as_of']}" + (f" ({levels})" if levels else "")
+        )
     typer.echo(f"wrote {json_out} and {html_out}")
+
+
+def _parse_as_of(value: str | None):
+    """A UTC datetime from --as-of (None: now)."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"--as-of: not an ISO 8601 time: {value!r}") from exc
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
 
 @app.command()

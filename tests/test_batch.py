@@ -72,8 +72,13 @@ def test_batch_scores_every_format_like_the_predictor(fmt, comments, model_dir, 
     expected = []  # replies avoid repeating a wording within one call, so score in the same chunks
     for start in range(0, 60, 7):
         part = frame.iloc[start : start + 7]
-        expected += predictor.predict(part["body"].tolist(), ids=part["cid"].tolist())
+        expected += predictor.predict(
+            part["body"].tolist(), ids=part["cid"].tolist(), created_at=part["at"].tolist()
+        )
     assert scored["cause"].tolist() == [p.cause for p in expected]
+    assert scored["priority"].tolist() == [p.priority for p in expected]
+    assert pq.read_table(out).column("respond_by").to_pylist() == [p.respond_by for p in expected]
+    assert scored.loc[scored["action"] != "do_not_engage", "respond_by"].notna().all()
     assert scored["lang"].tolist() == [p.lang for p in expected]
     assert pq.read_table(out).column("reply").to_pylist() == [p.reply for p in expected]
     assert scored["troll_score"].tolist() == pytest.approx([p.troll_score for p in expected], abs=1e-12)

@@ -32,7 +32,7 @@ from triage.serve.api_schema import (
 )
 from triage.serve.batching import ScoringQueue
 from triage.serve.observability import LOGGER, ServiceMetrics
-from triage.serve.predictor import Predictor
+from triage.serve.predictor import Predictor, as_utc, iso_utc
 
 log = logging.getLogger(LOGGER)
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
@@ -227,6 +227,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
             await scoring.score(texts),
             ids=[item.id for item in parsed.items],
             names=[item.name for item in parsed.items],
+            created_at=[item.created_at for item in parsed.items],
             settings=settings,
         )
         for p in predictions:
@@ -234,7 +235,8 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         body = {
             "model": predictor.info.model_dump(),
             "predictions": [
-                {"id": item.id, **p.model_dump()} for item, p in zip(parsed.items, predictions, strict=True)
+                {"id": item.id, "created_at": iso_utc(as_utc(item.created_at)), **p.model_dump()}
+                for item, p in zip(parsed.items, predictions, strict=True)
             ],
         }
         return Response(orjson.dumps(body), media_type="application/json")

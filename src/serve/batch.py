@@ -37,8 +37,9 @@ from triage.serve.batch_io import (
     read_chunks,
 )
 
-REPLY_COLUMNS = ("action", "reply", "report", "reason")
-"""Written by the in-process engine only: replies depend on company settings, not on the model."""
+REPLY_COLUMNS = ("action", "reply", "report", "reason", "subcase", "priority", "priority_score", "respond_by")
+"""Written by the in-process engine only: replies and the queue depend on company settings.
+`respond_by` is filled when a time column is given (the time a comment was posted)."""
 TIME_COLUMN = "time"
 MANIFEST = "manifest.json"
 SCORE_TYPES = {
@@ -48,7 +49,16 @@ SCORE_TYPES = {
     "troll_score": pa.float64(),
     **{f"score_{c}": pa.float64() for c in CAUSES},
 }
-REPLY_TYPES = {"action": pa.string(), "reply": pa.string(), "report": pa.bool_(), "reason": pa.string()}
+REPLY_TYPES = {
+    "action": pa.string(),
+    "reply": pa.string(),
+    "report": pa.bool_(),
+    "reason": pa.string(),
+    "subcase": pa.string(),
+    "priority": pa.string(),
+    "priority_score": pa.float64(),
+    "respond_by": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -188,7 +198,10 @@ def score_rows(
     texts = [row[columns.text] for row in rows]
     ids = [_str_or_none(row.get(columns.id)) for row in rows] if columns.id else None
     names = [_str_or_none(row.get(columns.name)) for row in rows] if columns.name else None
-    predictions = predictor.predict(texts, ids=ids, names=names, settings=settings) if rows else []
+    created_at = times if columns.time else None
+    predictions = []
+    if rows:
+        predictions = predictor.predict(texts, ids=ids, names=names, created_at=created_at, settings=settings)
     input_columns = list(dict.fromkeys(k for row in rows for k in row))
     data: dict[str, Any] = {c: [row.get(c) for row in rows] for c in input_columns}
     if columns.time:

@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,15 +75,19 @@ class Predictor:
         *,
         ids: Sequence[str | int | None] | None = None,
         names: Sequence[str | None] | None = None,
+        created_at: Sequence[datetime | str | None] | None = None,
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
         """One prediction per text, in order, scored in one vectorised call.
 
         `ids` make the reply wording deterministic per comment (the text is used otherwise),
-        `names` personalise greetings, `settings` override `configs/replies/settings.yaml`.
+        `names` personalise greetings, `created_at` (datetimes or ISO 8601; naive means UTC) gives
+        each prediction its `respond_by`, `settings` override `configs/replies/settings.yaml`.
         """
         texts = list(texts)
-        return self.suggest(texts, self.score(texts), ids=ids, names=names, settings=settings)
+        return self.suggest(
+            texts, self.score(texts), ids=ids, names=names, created_at=created_at, settings=settings
+        )
 
     def score(self, texts: Sequence[str]) -> Scores:
         """The model's scores for a batch (no replies): what the HTTP service batches across requests."""
@@ -95,13 +100,15 @@ class Predictor:
         *,
         ids: Sequence[str | int | None] | None = None,
         names: Sequence[str | None] | None = None,
+        created_at: Sequence[datetime | str | None] | None = None,
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
-        """Predictions with actions and replies from the scores of `texts`."""
+        """Predictions with actions, replies, sub-cases and priorities from the scores of `texts`."""
         ids = list(ids) if ids is not None else [None] * len(texts)
         names = list(names) if names is not None else [None] * len(texts)
-        if not len(ids) == len(names) == len(texts) == len(scores.langs):
-            raise ValueError("texts, scores, ids and names must have the same length")
+        times = [as_utc(t) for t in created_at] if created_at is not None else [None] * len(texts)
+        if not len(ids) == len(names) == len(times) == len(texts) == len(scores.langs):
+            raise ValueError("texts, scores, ids, names and created_at must have the same length")
         resolved = self.replies.settings.merged(settings)
         causes = scores.causes
         trolls = scores.trolls
@@ -115,7 +122,10 @@ class Predictor:
                     "troll": bool(trolls[i]),
                     "troll_score": float(scores.troll_proba[i]),
                     "key": str(ids[i]) if ids[i] is not None else texts[i],
+                    "text": texts[i],
+                    "none_score": float(scores.cause_proba[i, CAUSES.index("none")]),
                     "name": names[i],
+                    "created_at": times[i],
                 }
             )
         suggestions = self.replies.suggest_batch(rows, resolved)
@@ -134,7 +144,23 @@ class Predictor:
                     reply=suggestion.reply,
                     report=suggestion.report,
                     reason=suggestion.reason,
+                    subcase=suggestion.subcase,
+                    priority=suggestion.priority,
+                    priority_score=suggestion.priority_score,
+                    respond_by=iso_utc(suggestion.respond_by),
                     model=self.info,
                 )
             )
         return predictions
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from a datetime or ISO 8601 text (no offset means UTC)."""
+    if value is None or value == "":
+        return None
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
