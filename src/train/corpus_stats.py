@@ -85,6 +85,7 @@ def corpus_tables(examples: Sequence[Example]) -> str:
             row[name] = _share(part.words.between(low, high))
         for tag in (
             "translit",
+            "latin_bg",
             "no_diacritics",
             "surzhyk",
             "texting",
