@@ -86,8 +86,8 @@ class PlainCalibrator:
                 "b": np.asarray([float(c.b_) for c in calibrators]),
             }
         else:
-            x = [np.asarray(c.X_thresholds_, dtype=np.float64) for c in calibrators]
-            y = [np.asarray(c.y_thresholds_, dtype=np.float64) for c in calibrators]
+            x = [np.asarray(c.X_thresholds_) for c in calibrators]  # float32 for float32 heads
+            y = [np.asarray(c.y_thresholds_) for c in calibrators]
             arrays = {
                 "x": np.concatenate(x),
                 "y": np.concatenate(y),
@@ -112,7 +112,7 @@ class PlainCalibrator:
 
     def predict_proba(self, decision: np.ndarray) -> np.ndarray:
         """Probabilities for `classes_` from the head's decision values (or logits)."""
-        decision = np.asarray(decision, dtype=np.float64)
+        decision = np.asarray(decision)
         if self.logits:
             decision = LogitHead(decision.shape[1]).fit().decision_function(decision)
         if decision.ndim == 1:
@@ -139,4 +139,7 @@ class PlainCalibrator:
             return expit(-(self.arrays["a"][column] * values + self.arrays["b"][column]))
         start, stop = self.arrays["offsets"][column], self.arrays["offsets"][column + 1]
         x, y = self.arrays["x"][start:stop], self.arrays["y"][start:stop]
-        return np.interp(np.clip(values, x[0], x[-1]), x, y)
+        if len(x) == 1:
+            return np.repeat(y, len(values)).astype(x.dtype)
+        values = np.clip(values.astype(x.dtype), x[0], x[-1])  # as `IsotonicRegression`, in its dtype
+        return np.interp(values, x, y).astype(x.dtype)

@@ -35,6 +35,8 @@ from triage.serve.observability import LOGGER, ServiceMetrics
 from triage.serve.predictor import Predictor
 
 log = logging.getLogger(LOGGER)
+MAX_JSON_DEPTH = 32
+"""A valid request is at most 5 levels deep; deeper bodies are refused before validation."""
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
 WARM_UP_TEXTS = ["Курьер опоздал", "Дякую за сервіс", "Благодаря", "the app crashes", "kurier opyat opozdal"]
 
@@ -80,6 +82,24 @@ def _repair_surrogates(value: Any) -> Any:
     return value
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend(
+                    (child, level + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
+
+
 def _parse(body: bytes, content_type: str) -> PredictRequest:
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise RequestError(415, "unsupported_media_type", "send the request as application/json")
@@ -89,6 +109,15 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
         raise RequestError(400, "invalid_encoding", f"body is not valid UTF-8 (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise RequestError(400, "invalid_json", f"malformed JSON: {exc.msg} at position {exc.pos}") from exc
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits, or nesting too deep
+        raise RequestError(
+            422, "invalid_request", f"body: unsupported JSON value ({_first_line(exc)})"
+        ) from exc
+    depth = _depth(payload)
+    if depth > MAX_JSON_DEPTH:
+        raise RequestError(
+            422, "invalid_request", f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}"
+        )
     payload = _repair_surrogates(payload)
     items = payload.get("items") if isinstance(payload, dict) else None
     if isinstance(items, list) and len(items) > MAX_ITEMS:

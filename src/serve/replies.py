@@ -35,21 +35,23 @@ class ReplyConfigError(ValueError):
 
 
 class Thresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     human_review_below: float = Field(0.45, ge=0, le=1)
     report_troll_at: float = Field(0.8, ge=0, le=1)
 
 
 class Compensation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     causes: list[Literal[COMPLAINTS]] = []  # type: ignore[valid-type]
     offer: dict[Literal[LANGS], str] = {}  # type: ignore[valid-type]
 
 
 class ReplySettings(BaseModel):
-    """Company settings; any field can be overridden per call with a (nested) dict."""
+    """Company settings; any field can be overridden per call with a (nested) dict.
 
-    model_config = ConfigDict(extra="forbid")
+    Strict types: `response_time_hours: true` or `"4"` is an error, never silently 1 or 4 hours."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
     brand: str = Field("Example Co", min_length=1, max_length=100)
     response_time_hours: int = Field(2, ge=1, le=168)
     compensation: Compensation = Compensation()
