@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from triage.serve.api_schema import (
     EXAMPLE_REQUEST,
     MAX_BODY_BYTES,
@@ -35,6 +36,8 @@ from triage.serve.observability import LOGGER, ServiceMetrics
 from triage.serve.predictor import Predictor
 
 log = logging.getLogger(LOGGER)
+CLIENT_CLOSED = 499
+"""Status recorded (never sent) when the client disconnects mid-request, as nginx does."""
 MAX_JSON_DEPTH = 32
 """A valid request is at most 5 levels deep; deeper bodies are refused before validation."""
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
@@ -63,7 +66,7 @@ async def _read_body(request: Request) -> bytes:
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestError(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # raises ClientDisconnect when the client goes away
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise RequestError(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes")
@@ -128,7 +131,8 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise RequestError(422, "invalid_request", f"{where}: {first['msg']}", where) from exc
+        message = first["msg"].removeprefix("Value error, ")
+        raise RequestError(422, "invalid_request", f"{where}: {message}", where) from exc
 
 
 def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
@@ -165,6 +169,9 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except ClientDisconnect:
+            # Not a server error: nobody is left to answer. Counted and logged under its own status.
+            response = error(CLIENT_CLOSED, "client_disconnected", "the client closed the connection")
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "path": request.url.path})
             response = error(500, "internal_error", "unexpected server error", request_id=request_id)
@@ -176,7 +183,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(elapsed)
         log.info(
-            "request",
+            "client disconnected" if response.status_code == CLIENT_CLOSED else "request",
             extra={
                 "request_id": request_id,
                 "route": route,
