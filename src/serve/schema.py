@@ -54,3 +54,8 @@ class Prediction(BaseModel):
     report: bool = Field(description="report the comment to the site's moderators")
     reason: str | None = Field(default=None, description="why the action is not a plain reply")
     model: ModelInfo
+
+
+def output_field_conflicts(fields: "dict[str, object] | list[str]") -> list[str]:
+    """Input fields that an output field of the same name would overwrite."""
+    return [name for name in fields if name in Prediction.model_fields]
