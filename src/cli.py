@@ -28,14 +28,14 @@ def _fail(message: str) -> None:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(*more: type[Exception]) -> Iterator[None]:
     """Known failures end with a one-paragraph message and exit code 1, never a traceback."""
     from triage.train.config import ConfigError
     from triage.train.corpus import CorpusError
 
     try:
         yield
-    except (CorpusError, ConfigError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+    except (CorpusError, ConfigError, ModelLoadError, FileNotFoundError, ValueError, *more) as exc:
         _fail(str(exc))
 
 
@@ -147,25 +147,54 @@ def metrics(
 
 
 def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from triage.serve.schema import CommentIn
+    """Valid comments and rejects (`{"line", "reason", "record"}`, the record being the raw line)."""
+    from triage.serve.batch_io import strip_bom
+    from triage.serve.schema import CommentIn, output_field_conflicts
 
     good, bad = [], []
     with path.open("rb") as handle:
         for number, data in enumerate(handle, start=1):
+            if number == 1:
+                data = strip_bom(data)
             try:
                 line = data.decode("utf-8")
-                if not line.strip():
-                    continue
-                item = CommentIn.model_validate_json(line)
-                good.append(item.model_dump(mode="json", exclude_none=True))
             except UnicodeDecodeError:
-                bad.append({"line": number, "reason": "not valid UTF-8"})
+                record = data.decode("utf-8", "replace").rstrip("\r\n")
+                bad.append({"line": number, "reason": "not valid UTF-8", "record": record})
+                continue
+            if not line.strip():
+                continue
+            reason = None
+            try:
+                item = CommentIn.model_validate_json(line)
             except ValidationError as exc:
-                reasons = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
+                reason = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()
                 )
-                bad.append({"line": number, "reason": reasons})
+            else:
+                conflicts = output_field_conflicts(item.model_extra or {})
+                if conflicts:
+                    reason = (
+                        f"field(s) {', '.join(conflicts)} would be overwritten by the output; rename them"
+                    )
+            if reason:
+                bad.append({"line": number, "reason": reason, "record": line.rstrip("\r\n")})
+            else:
+                good.append(item.model_dump(mode="json", exclude_none=True))
     return good, bad
+
+
+def _check_output(input: Path, output: Path | None, rejects: Path) -> None:
+    """Never write over the input (also through a link), and create the output's folder."""
+    for target in (t for t in (output, rejects) if t is not None):
+        if target.resolve() == input.resolve() or (target.exists() and target.samefile(input)):
+            _fail(f"{target} is the input file {input}; choose another output (-o)")
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"cannot create the output folder {output.parent}: {exc.strerror}")
 
 
 @app.command()
@@ -208,15 +237,20 @@ def predict(
     assert input is not None
     if not input.is_file():
         _fail(f"input file not found: {input}")
+    rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
+    _check_output(input, output, rejects_path)
     items, rejects = _read_comments(input)
     for reject in rejects:
         typer.secho(f"{input}:{reject['line']}: {reject['reason']}", err=True, fg="yellow")
     if rejects and strict:
         _fail(f"{len(rejects)} malformed line(s) in {input}")
-    _write_predictions(predictor, items, output, overrides)
+    try:
+        _write_predictions(predictor, items, output, overrides)
+        if rejects:
+            _write_lines(rejects_path, rejects)
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename or output}: {exc.strerror}")
     if rejects:
-        rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
-        _write_lines(rejects_path, rejects)
         typer.secho(f"{len(rejects)} line(s) rejected, kept in {rejects_path}", err=True)
 
 
@@ -243,7 +277,8 @@ def _write_predictions(
     predictor, items: list[dict[str, Any]], output: Path | None, settings: dict[str, Any] | None
 ) -> None:
     batch = 256
-    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    tmp = output.with_name(output.name + ".tmp") if output else None
+    sink = tmp.open("w", encoding="utf-8") if tmp else sys.stdout
     try:
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
@@ -257,9 +292,14 @@ def _write_predictions(
             for item, prediction in zip(chunk, predictions, strict=True):
                 record = {**item, **prediction.model_dump(mode="json")}
                 sink.write(json.dumps(record, ensure_ascii=False) + "\n")
-    finally:
-        if output:
+    except BaseException:
+        if tmp:
             sink.close()
+            tmp.unlink(missing_ok=True)
+        raise
+    if tmp and output:
+        sink.close()
+        tmp.replace(output)  # the output appears whole, or not at all
 
 
 MAX_REJECTS_SHOWN = 20
@@ -299,12 +339,14 @@ def batch(
     spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
 ) -> None:
     """Score a large file in chunks (resumable; malformed rows go to OUTPUT-stem.rejects.jsonl)."""
-    from triage.serve.batch import Columns
+    from triage.serve.batch import BatchWriteError, Columns
 
     columns = Columns(text=text_column, id=id_column, time=time_column, name=name_column)
     if not input.exists():
         _fail(f"input file not found: {input}")
-    with _user_errors():
+    if output.exists() and output.samefile(input):
+        _fail(f"{output} is the input file {input}; choose another output (-o)")
+    with _user_errors(BatchWriteError):
         if engine is Engine.spark:
             from triage.serve.spark import run_spark_batch
 
@@ -363,7 +405,7 @@ def monitor(
 ) -> None:
     """Count scored comments per bucket × cause × language, flag unusual rises (and troll volume), and
     count comments waiting past their respond_by."""
-    from triage.monitor.counts import MonitorInputError, load_counts
+    from triage.monitor.counts import MonitorInputError, load_counts, unknown_labels
     from triage.monitor.detect import MonitorSettings, detect
     from triage.monitor.queue import overdue
     from triage.monitor.report import report_html, report_json, write_reports
@@ -384,6 +426,12 @@ def monitor(
         queue = overdue(scored, moment)
     except (MonitorInputError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
+    unknown = unknown_labels(counts)
+    if unknown:
+        listed = ", ".join(f"{label} ({n})" for label, n in unknown.items())
+        typer.secho(
+            f"warning: cause label(s) this model version does not know, not monitored: {listed}", err=True
+        )
     detection = detect(counts, settings)
     report = report_json(counts, detection, settings, scored, comments)
     report["queue"] = queue

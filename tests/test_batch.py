@@ -179,7 +179,7 @@ def test_missing_text_column_and_colliding_columns_are_user_errors(model_dir, tm
     again = runner.invoke(
         app, ["batch", str(scored), "-o", str(tmp_path / "o2.parquet"), "--model", str(model_dir)]
     )
-    assert again.exit_code == 1 and "['cause'] would be overwritten" in again.stderr
+    assert again.exit_code == 1 and "column(s) cause would be overwritten" in again.stderr
 
 
 def test_interrupted_run_resumes_and_matches_a_clean_run(comments, model_dir, tmp_path, monkeypatch):

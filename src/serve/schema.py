@@ -13,11 +13,20 @@ class CommentIn(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     text: StrictStr = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="the comment")
-    id: StrictStr | StrictInt | None = Field(None, description="your id; keeps the reply wording stable")
+    id: StrictStr | StrictInt | None = Field(
+        None, description="your id (a string, or a signed 64-bit integer); keeps the reply wording stable"
+    )
     name: StrictStr | None = Field(None, max_length=200, description="customer's name for the greeting")
     created_at: datetime | None = Field(
         None, description="when the comment was posted (ISO 8601; no offset means UTC); gives `respond_by`"
     )
+
+    @field_validator("id")
+    @classmethod
+    def _fits_64_bits(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise ValueError("an integer id must fit in 64 bits (send larger ids as strings)")
+        return value
 
     @field_validator("text")
     @classmethod
@@ -60,3 +69,8 @@ class Prediction(BaseModel):
         default=None, description="created_at + the window of the priority (UTC, ISO 8601); none for trolls"
     )
     model: ModelInfo
+
+
+def output_field_conflicts(fields: "dict[str, object] | list[str]") -> list[str]:
+    """Input fields that an output field of the same name would overwrite."""
+    return [name for name in fields if name in Prediction.model_fields]

@@ -1,40 +1,27 @@
-"""The registry of model kinds: a kind's name → how to build its trainer from a config.
+"""Build a kind's trainer from the registry in `triage.models.kinds`.
 
-Adding a kind touches this file only (plus its own modules). A trainer's `fit(texts, causes,
-trolls, valid_texts, valid_causes, valid_trolls)` returns the fitted classifier. Heavy
-libraries are imported inside the builders, so the TF-IDF path never loads torch.
+A trainer's `fit(texts, causes, trolls, valid_texts, valid_causes, valid_trolls)` returns the
+fitted classifier. The trainer's module is imported here, on demand, so the TF-IDF path never
+loads torch.
 """
 
-from collections.abc import Callable
+import importlib
 from pathlib import Path
 from typing import Any
 
+from triage.models.kinds import KINDS
 from triage.train.config import ConfigError
-
-
-def _tfidf_linear(params: dict[str, Any]):
-    from triage.models.baseline import LinearConfig, TfidfLinearClassifier
-
-    return TfidfLinearClassifier(LinearConfig.from_dict(params))
-
-
-def _transformer(params: dict[str, Any]):
-    from triage.train.transformer_fit import TransformerConfig, TransformerFitter
-
-    return TransformerFitter(TransformerConfig.from_dict(params))
-
-
-TRAINERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "tfidf_linear": _tfidf_linear,
-    "transformer": _transformer,
-}
 
 
 def build_trainer(kind: str, params: dict[str, Any], source: Path):
     """The kind's trainer; a bad kind or setting is a `ConfigError` naming the config file."""
-    if kind not in TRAINERS:
-        raise ConfigError(f"{source}: unknown model kind {kind!r} (known: {', '.join(sorted(TRAINERS))})")
+    if kind not in KINDS:
+        raise ConfigError(f"{source}: unknown model kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    module, _, attribute = KINDS[kind].trainer.partition(":")
+    target: Any = importlib.import_module(module)
+    for name in attribute.split("."):
+        target = getattr(target, name)
     try:
-        return TRAINERS[kind](params)
+        return target(params)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from exc

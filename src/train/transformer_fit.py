@@ -235,6 +235,10 @@ class TransformerFitter:
 
     kind = "transformer"
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "TransformerFitter":
+        return cls(TransformerConfig.from_dict(params))
+
     def __init__(self, config: TransformerConfig):
         self.config = config
         self.training_info: dict[str, Any] = {}

@@ -42,7 +42,7 @@ class ReplyConfigError(ValueError):
 class Profile(BaseModel):
     """Who the company is, so that replies ask for the right thing in the right place."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     industry: Industry = "generic"
     ask_for: AskFor | None = Field(None, description="default: by industry (ASK_FOR_BY_INDUSTRY)")
     private_channel: dict[Literal[LANGS], str] = Field(  # type: ignore[valid-type]
@@ -55,7 +55,7 @@ class Profile(BaseModel):
 
 
 class Thresholds(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     human_review_below: float = Field(0.45, ge=0, le=1)
     report_troll_at: float = Field(0.8, ge=0, le=1)
     thank_at: float = Field(0.7, ge=0, le=1, description="`none` score needed before a thank-you")
@@ -63,7 +63,7 @@ class Thresholds(BaseModel):
 
 
 class Compensation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     causes: list[Literal[COMPLAINTS]] = []  # type: ignore[valid-type]
     offer: dict[Literal[LANGS], str] = {}  # type: ignore[valid-type]
 
@@ -78,7 +78,7 @@ class Compensation(BaseModel):
 class Windows(BaseModel):
     """Minutes within which a comment of each priority should be answered (`respond_by`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     urgent: int = Field(30, ge=1, le=10_080)
     high: int = Field(60, ge=1, le=10_080)
     normal: int = Field(240, ge=1, le=10_080)
@@ -88,7 +88,7 @@ class Windows(BaseModel):
 class ReplySettings(BaseModel):
     """Company settings; any field can be overridden per call with a (nested) dict."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     brand: str = Field("Example Co", min_length=1, max_length=100)
     profile: Profile = Profile()
     response_time_hours: int = Field(2, ge=1, le=168)
