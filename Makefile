@@ -6,7 +6,7 @@ BENCHMARK ?= ../shared/benchmark
 # dvc runs the stage commands (`triage ...`) through the shell: put the venv first on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install chromium java run test lint benchmark-real clean
+.PHONY: install chromium java run test lint docs benchmark-real clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: install
 	$(BIN)/dvc repro
 	$(BIN)/triage metrics reports/metrics.json
 
-## The whole test suite (CI runs exactly this).
+## The whole test suite (CI runs exactly this; tests/test_docs.py builds the site with --strict).
 test: install chromium java
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -38,6 +38,12 @@ test: install chromium java
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The documentation site on http://127.0.0.1:8000, rebuilt on every edit of docs/, README.md or mkdocs.yml.
+## `python -m`: the `mkdocs` script would put .venv/bin (with the `triage` script) first on
+## sys.path and hide the package from the API reference.
+docs: install
+	$(BIN)/python -m mkdocs serve --watch README.md --watch data/README.md
 
 ## Evaluation only: the real-comment benchmark beside the project (never trained or tuned on).
 benchmark-real: install

@@ -1,14 +1,17 @@
-"""The default model against fastText, trained and measured in one run (README "Against fastText").
+"""The default model (the fine-tuned encoder), the TF-IDF model and fastText, measured in one run
+(docs/benchmarks.md).
 
-Both learn from the same train split and use the valid split the same way: fastText picks its
+All learn from the same train split and use the valid split the same way: fastText picks its
 hyper-parameters there (a grid, cause by macro-F1, troll by F1 at its best threshold), ours
-calibrates and picks the troll threshold there. Both read the same normalised text
-(`feature_text`). Each model is trained and measured in its own process, so peak memory is its
-own. Reported: cause macro-F1 and troll F1 per language on the test split and on the real
-comments of ../shared/benchmark (evaluation only), training time, size on disk, peak memory,
-batch throughput over 10,000 comments and single-comment latency in-process.
+calibrate and pick the troll threshold there. The default model is the pipeline's artifact
+(`--model`, trained by `dvc repro`: fitting it again would take most of an hour on 2 cores);
+its training time comes from its manifest. The TF-IDF model and fastText are fitted here. Each
+runs in its own process, so peak memory is its own. Reported: cause macro-F1 and troll F1 per
+language on the test split and on the real comments of ../shared/benchmark (evaluation only),
+training time, size on disk, peak memory, batch throughput over 10,000 comments and
+single-comment latency in-process.
 
-    python benchmarks/fasttext_compare.py [--benchmark ../shared/benchmark]
+    python benchmarks/fasttext_compare.py [--model artifacts/model] [--benchmark ../shared/benchmark]
 Needs `pip install -e ".[bench]"` (fasttext-numpy2) and data/processed from `dvc repro`.
 Writes reports/benchmarks.json.
 """
@@ -195,15 +198,30 @@ def run_fasttext(data: dict, queue) -> None:
 # --- ours ---------------------------------------------------------------------------------------
 
 
-def run_ours(data: dict, queue) -> None:
-    from triage.models.artifact import save_model
-    from triage.train.config import read_yaml
+def _folder_mb(folder: Path) -> float:
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 2)
+
+
+def run_ours(data: dict, queue, config_path: str | None = None, model_dir: str | None = None) -> None:
+    """Fit the kind of `config_path` here, or load the trained artifact in `model_dir`."""
+    from triage.models.artifact import load_model, save_model
     from triage.train.fit import ModelConfig, fit_model
 
-    config = ModelConfig.read(Path(read_yaml(Path("params.yaml"))["train"]["model_config"]))
-    started = time.perf_counter()
-    model = fit_model(data["train"], data["valid"], config)
-    fit_seconds = time.perf_counter() - started
+    if model_dir is not None:
+        model = load_model(Path(model_dir))
+        manifest = json.loads((Path(model_dir) / "manifest.json").read_text())
+        fit_seconds = manifest.get("fit_seconds") or float("nan")
+        name = f"triage {model.kind} ({manifest.get('config', model_dir)}, trained by the pipeline)"
+        size = _folder_mb(Path(model_dir))
+    else:
+        config = ModelConfig.read(Path(config_path))
+        started = time.perf_counter()
+        model = fit_model(data["train"], data["valid"], config)
+        fit_seconds = time.perf_counter() - started
+        name = f"triage {config.kind} ({config.path})"
+        with tempfile.TemporaryDirectory() as tmp:
+            save_model(model, Path(tmp) / "model")
+            size = _folder_mb(Path(tmp) / "model")
 
     def predict(texts):
         scores = model.classifier.predict_proba(texts)
@@ -213,11 +231,8 @@ def run_ours(data: dict, queue) -> None:
         scores = model.score(texts)
         return scores.causes, scores.trolls
 
-    with tempfile.TemporaryDirectory() as tmp:
-        save_model(model, Path(tmp) / "model")
-        size = sum(p.stat().st_size for p in (Path(tmp) / "model").iterdir()) / 2**20
     result = {
-        "model": f"triage {config.kind} ({config.path})",
+        "model": name,
         "fit_seconds": round(fit_seconds, 2),
         "fit_note": "includes the language identifier and calibration",
         "size_mb": round(size, 2),
@@ -229,10 +244,10 @@ def run_ours(data: dict, queue) -> None:
     queue.put(result)
 
 
-def _in_process(target, data: dict) -> dict:
+def _in_process(target, data: dict, *args) -> dict:
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=target, args=(data, queue))
+    process = context.Process(target=target, args=(data, queue, *args))
     process.start()
     while True:
         try:
@@ -248,6 +263,8 @@ def _in_process(target, data: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--benchmark", default="../shared/benchmark")
+    parser.add_argument("--model", default="artifacts/model", help="the pipeline's trained default model")
+    parser.add_argument("--fast-config", default="configs/linear.yaml", help="the fast tier, fitted here")
     parser.add_argument("--out", default="reports/benchmarks.json")
     args = parser.parse_args()
     read = lambda path: pd.read_json(path, lines=True, dtype={"troll": bool, "text": str})  # noqa: E731
@@ -257,16 +274,21 @@ def main() -> None:
     if real:
         evaluation["real_benchmark"] = pd.concat([read(p) for p in real], ignore_index=True)
     data = {"train": train, "valid": valid, "test": test, "eval": evaluation}
-    results = {"ours": _in_process(run_ours, data), "fasttext": _in_process(run_fasttext, data)}
-    ours, theirs = results["ours"], results["fasttext"]
-    ratio = ours["timings"]["batch_comments_per_s"] / theirs["timings"]["batch_comments_per_s"]
+    results = {
+        "default": _in_process(run_ours, data, None, args.model),
+        "tfidf": _in_process(run_ours, data, args.fast_config, None),
+        "fasttext": _in_process(run_fasttext, data),
+    }
+    speed = {name: result["timings"]["batch_comments_per_s"] for name, result in results.items()}
     report = {
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
         "splits": {"train": len(train), "valid": len(valid), "test": len(test)},
         "real_benchmark_files": [p.name for p in real],
         "results": results,
-        "throughput_ratio_ours_to_fasttext": round(ratio, 2),
+        "throughput_ratio_to_fasttext": {
+            name: round(value / speed["fasttext"], 3) for name, value in speed.items()
+        },
     }
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     for name, result in results.items():

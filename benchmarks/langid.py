@@ -1,4 +1,4 @@
-"""Measure language identification options on short comments (README "Language identification").
+"""Measure language identification options on short comments (docs/benchmarks.md).
 
 Compares, on the test split of the corpus (all comments, comments of at most six words, and
 Latin-script / no-diacritics comments) and on data/langid/other.jsonl (must be `other`):

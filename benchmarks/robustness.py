@@ -1,4 +1,4 @@
-"""Behavioural pass rates of the pipeline's model (README "Robustness").
+"""Behavioural pass rates of the pipeline's model (docs/robustness.md).
 
 Runs the CheckList-style suite of `triage.train.behavior` on the test split and records it in
 reports/robustness.json under a label, with the commit and model version, so the report keeps

@@ -1,4 +1,4 @@
-"""Load test of `triage serve` (README "HTTP service"): requests/s and latency percentiles.
+"""Load test of `triage serve` (docs/benchmarks.md, "HTTP service"): requests/s and latency percentiles.
 
 Starts the server with the pipeline's model on a loopback port, then drives it with `wrk`
 (an established C load generator, light enough to leave the cores to the server; Debian

@@ -1,5 +1,5 @@
-"""Tiny transformer vs. the baseline: quality per language and CPU throughput (README
-"Transformer models"). Aggregate numbers only: no comment text is written.
+"""Tiny transformer vs. the baseline: quality per language and CPU throughput (docs/transformer.md,
+"Measured"). Aggregate numbers only: no comment text is written.
 
     triage evaluate --no-track --model DIR --out reports/benchmark/tiny-test          # test split
     triage evaluate --no-track --model DIR --data ../shared/benchmark/real_ru.jsonl \\

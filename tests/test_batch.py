@@ -72,8 +72,13 @@ def test_batch_scores_every_format_like_the_predictor(fmt, comments, model_dir, 
     expected = []  # replies avoid repeating a wording within one call, so score in the same chunks
     for start in range(0, 60, 7):
         part = frame.iloc[start : start + 7]
-        expected += predictor.predict(part["body"].tolist(), ids=part["cid"].tolist())
+        expected += predictor.predict(
+            part["body"].tolist(), ids=part["cid"].tolist(), created_at=part["at"].tolist()
+        )
     assert scored["cause"].tolist() == [p.cause for p in expected]
+    assert scored["priority"].tolist() == [p.priority for p in expected]
+    assert pq.read_table(out).column("respond_by").to_pylist() == [p.respond_by for p in expected]
+    assert scored.loc[scored["action"] != "do_not_engage", "respond_by"].notna().all()
     assert scored["lang"].tolist() == [p.lang for p in expected]
     assert pq.read_table(out).column("reply").to_pylist() == [p.reply for p in expected]
     assert scored["troll_score"].tolist() == pytest.approx([p.troll_score for p in expected], abs=1e-12)
@@ -174,7 +179,7 @@ def test_missing_text_column_and_colliding_columns_are_user_errors(model_dir, tm
     again = runner.invoke(
         app, ["batch", str(scored), "-o", str(tmp_path / "o2.parquet"), "--model", str(model_dir)]
     )
-    assert again.exit_code == 1 and "['cause'] would be overwritten" in again.stderr
+    assert again.exit_code == 1 and "column(s) cause would be overwritten" in again.stderr
 
 
 def test_interrupted_run_resumes_and_matches_a_clean_run(comments, model_dir, tmp_path, monkeypatch):

@@ -74,3 +74,46 @@ def test_scores_rows_slices_every_field(start, stop):
     assert part.langs == ["a", "b", "c"][start:stop]
     assert np.array_equal(part.cause_proba, np.eye(3, 7)[start:stop])
     assert list(part.trolls) == [False, True, True][start:stop]
+
+
+def test_a_one_item_request_is_not_held_behind_maximum_size_requests():
+    """8 × 256 items queued first once held a one-item request for all 2,048 items (4.5 s)."""
+    scorer = PerItemScorer(seconds_per_item=0.001)
+    queue = ScoringQueue(scorer)
+    finished: dict[str, float] = {}
+
+    async def timed(name, texts, delay=0.0):
+        await asyncio.sleep(delay)
+        started = time.perf_counter()
+        result = await queue.score(texts)
+        finished[name] = time.perf_counter() - started
+        return result
+
+    async def main():
+        big = [timed(f"big{i}", [f"b{i}-{j}" for j in range(256)]) for i in range(8)]
+        return await asyncio.gather(*big, timed("one", ["small"], delay=0.05))
+
+    results = asyncio.run(main())
+    assert [r.langs for r in results[:8]] == [[f"b{i}-{j}" for j in range(256)] for i in range(8)]
+    assert results[8].langs == ["small"]
+    assert min(finished[f"big{i}"] for i in range(8)) > 1.0  # 2,048 items at 1 ms each
+    assert finished["one"] < 0.6  # at most the batch in progress (≤ 256 ms) and its own
+
+
+class PerItemScorer(RecordingScorer):
+    def __init__(self, seconds_per_item: float):
+        super().__init__(delay=0)
+        self.seconds_per_item = seconds_per_item
+
+    def __call__(self, texts):
+        time.sleep(self.seconds_per_item * len(texts))
+        return super().__call__(texts)
+
+
+def test_a_large_request_is_split_into_slices_and_reassembled_in_order():
+    scorer = RecordingScorer(delay=0)
+    queue = ScoringQueue(scorer, max_batch_items=50, slice_items=20)
+    texts = [f"t{i}" for i in range(130)]
+    result = asyncio.run(queue.score(texts))
+    assert result.langs == texts and list(result.lang_scores[:3]) == [0.0, 1.0, 2.0]
+    assert max(len(b) for b in scorer.batches) <= 50

@@ -29,6 +29,17 @@ def test_predict_text_prints_json(model_dir):
     assert payload["action"] in {"reply", "human_review"} and payload["reply"]
 
 
+def test_predict_text_with_created_at_gives_priority_and_respond_by(model_dir):
+    args = ["predict", "--model", str(model_dir), "--text", "Курьер опять опоздал на два дня"]
+    result = runner.invoke(app, [*args, "--created-at", "2026-11-24T09:30:00"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["priority"] in {"urgent", "high", "normal", "low"} and payload["priority_score"] > 0
+    assert payload["respond_by"] > "2026-11-24T09:30:00Z"
+    bad = runner.invoke(app, [*args, "--created-at", "yesterday"])
+    assert bad.exit_code == 1 and "yesterday" in bad.stderr and "Traceback" not in bad.output
+
+
 def test_predict_file_reports_bad_lines_and_scores_the_rest(model_dir, tmp_path):
     source = write_jsonl(
         tmp_path / "in.jsonl",
@@ -130,13 +141,14 @@ def test_shipped_corpus_is_valid_and_has_no_near_duplicates():
 
 def test_predict_with_settings_file_and_name(model_dir, tmp_path):
     settings = tmp_path / "settings.yaml"
-    settings.write_text("brand: Zetta\nthresholds:\n  human_review_below: 0.0\n")
+    thresholds = "thresholds:\n  human_review_below: 0.0\n  thank_at: 0.0\n  thank_troll_below: 1.0\n"
+    settings.write_text("brand: Zetta\n" + thresholds)
     args = ["predict", "--model", str(model_dir), "--settings", str(settings)]
     result = runner.invoke(app, [*args, "--name", "Олена", "--text", "Дякую, все чудово, доставка швидка!"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["action"] == "reply"
-    assert "Zetta" in payload["reply"] and "Олена" in payload["reply"]
+    assert "Zetta" in payload["reply"] and "Вітаємо, Олено!" in payload["reply"]
     settings.write_text("respons_time_hours: 3\n")
     bad = runner.invoke(app, [*args, "--text", "hello there"])
     assert bad.exit_code == 1 and "respons_time_hours" in bad.stderr

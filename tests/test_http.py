@@ -108,15 +108,25 @@ def test_predict_matches_the_predictor_in_input_order(server, direct, sample_spl
     items = [
         {"text": t, "id": f"t{i}", **({"name": "Олена"} if i % 3 == 0 else {})} for i, t in enumerate(texts)
     ]
+    for item in items[::2]:
+        item["created_at"] = "2026-11-24T11:30:00+02:00"
     response = post(server.url, {"items": items, "settings": {"brand": "Zetta"}})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["model"] == {"name": "triage", "version": "3"}
     expected = direct.predict(
-        texts, ids=[i["id"] for i in items], names=[i.get("name") for i in items], settings={"brand": "Zetta"}
+        texts,
+        ids=[i["id"] for i in items],
+        names=[i.get("name") for i in items],
+        created_at=[i.get("created_at") for i in items],
+        settings={"brand": "Zetta"},
     )
     assert [p["id"] for p in body["predictions"]] == [i["id"] for i in items]
-    assert [{k: v for k, v in p.items() if k != "id"} for p in body["predictions"]] == [
+    first, second = body["predictions"][:2]
+    assert first["created_at"] == "2026-11-24T09:30:00Z" and first["respond_by"] > first["created_at"]
+    assert second["created_at"] is None and second["respond_by"] is None
+    assert first["priority"] in {"urgent", "high", "normal", "low"}
+    assert [{k: v for k, v in p.items() if k not in ("id", "created_at")} for p in body["predictions"]] == [
         json.loads(e.model_dump_json()) for e in expected
     ]
     assert response.headers["x-request-id"]
@@ -206,6 +216,7 @@ def test_many_concurrent_clients_get_the_predictors_answers(server, direct, samp
     for job_id, response in results:
         prediction = response.json()["predictions"][0]
         assert prediction.pop("id") == job_id
+        assert prediction.pop("created_at") is None
         assert prediction == expected[job_id]
 
 

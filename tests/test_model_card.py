@@ -88,5 +88,5 @@ def test_benchmark_figures_only_for_this_model(model_dir, test_report, tmp_path)
     card = write_card(tmp_path / "card.md", model_dir, report, out / "confusion", bench).read_text()
     assert "Not measured for this version" not in card
     assert "| 0.432 |" in card and "0.123" not in card
-    assert "Measured for this model version (same `model.joblib` hash) on real_all.jsonl" in card
+    assert "Measured for this model version (same artifact digest) on real_all.jsonl" in card
     assert "real_ru" not in card

@@ -118,3 +118,46 @@ def test_cli_names_a_missing_time_column(tmp_path):
     pd.DataFrame({"lang": ["en"], "cause": ["price"], "troll": [False]}).to_csv(scored, index=False)
     result = runner.invoke(app, ["monitor", str(scored), "--json", str(tmp_path / "m.json")])
     assert result.exit_code == 1 and "missing column(s) ['time']" in result.stderr
+
+
+def test_cli_counts_comments_waiting_past_respond_by(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "time": ["2026-11-24T09:00:00Z"] * 4,
+            "lang": ["en", "uk", "ru", "bg"],
+            "cause": ["defect", "price", "none", "none"],
+            "troll": [False, False, False, True],
+            "priority": ["urgent", "high", "normal", "low"],
+            "respond_by": ["2026-11-24T09:30:00Z", "2026-11-24T10:00:00Z", "2026-11-24T13:00:00Z", None],
+            "answered_at": [None, "2026-11-24T09:50:00Z", None, None],
+        }
+    )
+    scored = tmp_path / "scored.jsonl"
+    frame.to_json(scored, orient="records", lines=True)
+    out_json = tmp_path / "m.json"
+    args = ["monitor", str(scored), "--json", str(out_json), "--html", str(tmp_path / "m.html")]
+    result = runner.invoke(app, [*args, "--as-of", "2026-11-24T11:00:00Z"])
+    assert result.exit_code == 0, result.output
+    queue = json.loads(out_json.read_text())["queue"]
+    # urgent is late and unanswered; high was answered; normal is not due yet; the troll has no deadline
+    assert queue == {
+        "as_of": "2026-11-24T11:00:00Z",
+        "with_respond_by": 3,
+        "overdue": 1,
+        "overdue_by_priority": {"urgent": 1},
+    }
+    assert "1 of 3 comments wait past respond_by" in result.output
+    later = runner.invoke(app, [*args, "--as-of", "2026-11-25T00:00:00Z"])
+    assert json.loads(out_json.read_text())["queue"]["overdue"] == 2, later.output
+    bad = runner.invoke(app, [*args, "--as-of", "yesterday"])
+    assert bad.exit_code == 1 and "--as-of" in bad.stderr
+
+
+def test_scored_files_without_respond_by_have_no_queue_section(tmp_path):
+    frame = scored_stream(3)
+    scored = tmp_path / "scored.jsonl"
+    frame.to_json(scored, orient="records", lines=True)
+    out_json = tmp_path / "m.json"
+    args = ["monitor", str(scored), "--json", str(out_json), "--html", str(tmp_path / "h.html")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and json.loads(out_json.read_text())["queue"] is None

@@ -35,8 +35,7 @@ def test_missing_or_foreign_artifacts_fail_clearly(tmp_path, saved_model):
     with pytest.raises(ModelLoadError, match="unsupported format"):
         load_model(tmp_path)
     (tmp_path / MANIFEST).write_text((saved_model / MANIFEST).read_text())
-    (tmp_path / "model.joblib").write_bytes(b"not a pickle")
-    with pytest.raises(ModelLoadError, match="cannot load"):
+    with pytest.raises(ModelLoadError, match=r"classifier\.json: listed in manifest\.json but missing"):
         load_model(tmp_path)
 
 
@@ -94,3 +93,22 @@ def test_predictions_carry_action_and_reply(saved_model):
     assert branded.reply and "Zetta" in branded.reply
     with pytest.raises(ValueError, match="same length"):
         predictor.predict(texts, ids=["a"])
+
+
+def test_created_at_gives_respond_by_in_utc_from_any_offset(fitted_model):
+    from datetime import UTC, datetime, timedelta
+
+    predictor = Predictor(fitted_model)
+    texts = ["no signal for the third day, stranded!!!", "Does the app work abroad?", "hello"]
+    stamps = ["2026-11-24T11:30:00+02:00", datetime(2026, 11, 24, 9, 30), None]
+    first, second, third = predictor.predict(texts, created_at=stamps)
+    windows = predictor.replies.settings.respond_within_minutes
+    for p in (first, second):
+        expected = datetime(2026, 11, 24, 9, 30, tzinfo=UTC) + timedelta(minutes=getattr(windows, p.priority))
+        assert p.respond_by == (
+            expected.strftime("%Y-%m-%dT%H:%M:%SZ") if p.action != "do_not_engage" else None
+        )
+    assert third.respond_by is None
+    assert all(p.priority in {"urgent", "high", "normal", "low"} for p in (first, second, third))
+    with pytest.raises(ValueError, match="same length"):
+        predictor.predict(texts, created_at=[None])

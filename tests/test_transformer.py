@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, pipeline_env, write_jsonl
+from tests.conftest import PROJECT, copy_pipeline, pipeline_env, write_jsonl
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -42,13 +42,10 @@ def write_test_config(path: Path, epochs: int = 6) -> Path:
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory, sample_examples):
+def experiment(tmp_path_factory, sample_examples, tiny_checkpoint):
     """Baseline `dvc repro`, commit, then `dvc exp run -S` switching to the transformer."""
     root = tmp_path_factory.mktemp("transformer")
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(PROJECT / name, root / name)
-    for folder in ("configs", "src"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_pipeline(root, tiny_checkpoint)
     write_test_config(root / TEST_CONFIG)
     (root / "data" / "raw").mkdir(parents=True)
     write_jsonl(root / "data" / "raw" / "sample.jsonl", [e.to_record() for e in sample_examples])
@@ -125,7 +122,7 @@ def test_onnx_serving_imports_no_torch(experiment):
 
 def test_onnx_and_pytorch_probabilities_agree(experiment, sample_splits, tmp_path):
     from transformers import PreTrainedTokenizerFast
-    from triage.models.artifact import load_model
+    from triage.models.artifact import file_sha256, load_model
     from triage.models.encoder import MultiTaskEncoder
     from triage.train.onnx_export import export_onnx
 
@@ -145,10 +142,33 @@ def test_onnx_and_pytorch_probabilities_agree(experiment, sample_splits, tmp_pat
     tokenizer.pad_token = model.classifier.settings["pad_token"]
     export_onnx(MultiTaskEncoder.load(model_dir, 7), tokenizer, quantized_dir, quantize=True)
     assert (quantized_dir / "model.onnx").stat().st_size < (model_dir / "model.onnx").stat().st_size
+    manifest = json.loads((quantized_dir / "manifest.json").read_text())
+    manifest["files"]["model.onnx"] = file_sha256(quantized_dir / "model.onnx")  # re-exported: new digest
+    (quantized_dir / "manifest.json").write_text(json.dumps(manifest))
     quantized = load_model(quantized_dir).classifier.use_backend("onnx")
     q_cause, q_troll = quantized.predict_proba(texts)
-    np.testing.assert_allclose(q_cause, torch_cause, atol=1e-2)
-    np.testing.assert_allclose(q_troll, torch_troll, atol=1e-2)
+    np.testing.assert_allclose(q_cause, torch_cause, atol=5e-2)
+    np.testing.assert_allclose(q_troll, torch_troll, atol=5e-2)
+
+
+@pytest.mark.parametrize(("min_agreement", "kept"), [(0.0, True), (1.01, False)])
+def test_int8_is_kept_only_where_decisions_agree_with_fp32(
+    experiment, sample_splits, tmp_path, min_agreement, kept
+):
+    from triage.models.artifact import load_model
+    from triage.train.transformer_fit import try_int8
+
+    root, _ = experiment
+    folder = tmp_path / "model"
+    shutil.copytree(root / "artifacts" / "model", folder)
+    fp32_size = (folder / "model.onnx").stat().st_size
+    classifier = load_model(folder).classifier
+    report = try_int8(classifier, sample_splits["valid"].text.tolist(), min_agreement)
+    assert report["kept"] is kept and 0.5 <= report["valid_decision_agreement"] <= 1.0
+    assert ((folder / "model.onnx").stat().st_size < fp32_size) is kept
+    assert sorted(p.name for p in folder.glob("*.onnx")) == ["model.onnx"]
+    cause, _ = classifier.predict_proba(["the courier never came"])
+    assert np.isclose(cause.sum(), 1.0)
 
 
 def test_missing_weight_file_is_a_clear_load_error(experiment, tmp_path):

@@ -1,18 +1,22 @@
-"""One artifact format for every model kind, loadable without the training code.
+"""One artifact format for every model kind: plain files, each one's sha256 in a validated manifest.
 
 An artifact is a folder:
 
-    manifest.json   format version, model name/kind/version, labels, thresholds, metrics,
-                    library versions: everything a reader needs without unpickling anything
-    model.joblib    the fitted `TriageModel` (classifier heads + language identifier)
-    ...             files a kind keeps outside the pickle (the transformer's encoder/,
-                    heads.safetensors, tokenizer/ and model.onnx), listed in the manifest
+    manifest.json    format, model name/kind/version, labels, threshold, library versions,
+                     and `files`: every other file of the artifact with its sha256
+    langid.json/.npz the language identifier (settings + hashed vocabulary and weights)
+    ...              the kind's own files (`save_state`): JSON settings, `.npz` arrays,
+                     safetensors/ONNX/tokenizer files for a network
 
-A kind whose weights are plain files implements `save_files(path) -> names` (called by
-`save_model`) and `load_files(path)` (called by `load_model`), so the predictor, the MLflow
-wrapper and the HTTP service load any kind through `load_model`.
+Why: the artifact used to be a joblib pickle, which runs code when loaded. Nothing here can:
+JSON, `.npz` read with `allow_pickle=False`, safetensors and ONNX only hold data. Loading
+validates the manifest (`triage.models.manifest`) and checks every listed file's sha256
+before it reads any of them, so a changed or swapped file is refused in one line. The
+manifest's own sha256 (`artifact_digest`) identifies the whole artifact: the MLflow registry
+version carries it as a tag.
 """
 
+import hashlib
 import json
 import platform
 from collections.abc import Sequence
@@ -22,19 +26,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
-import joblib
 import numpy as np
 import sklearn
 from triage.models.fast_tfidf import TextBatch
 from triage.models.labels import CAUSES, LANGS
 from triage.models.langid import LanguageIdentifier
+from triage.models.manifest import FORMAT, MANIFEST, Manifest, ModelLoadError, content_digest, parse_manifest
 
-FORMAT = "triage-model/1"
-MANIFEST = "manifest.json"
-PAYLOAD = "model.joblib"
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "lingua-language-detector", "joblib")
+__all__ = ["FORMAT", "MANIFEST", "Manifest", "ModelLoadError"]
+
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "lingua-language-detector")
 _FILE_LIBRARIES = ("torch", "transformers", "tokenizers", "safetensors", "onnxruntime")
-"""Recorded too when the kind keeps files (the transformer); never imported here."""
+"""Recorded too when the kind keeps a network (the transformer); never imported here."""
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+ARTIFACT_TAG = "artifact_sha256"
+"""The MLflow model-version tag holding `artifact_digest` of the registered artifact."""
 
 
 class CauseTrollClassifier(Protocol):
@@ -45,12 +51,13 @@ class CauseTrollClassifier(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-class FileBackedClassifier(CauseTrollClassifier, Protocol):
-    """A kind whose network lives as plain files beside model.joblib."""
+class PlainFileClassifier(CauseTrollClassifier, Protocol):
+    """How a kind persists itself: plain files only (see `triage.models.kinds`)."""
 
-    def save_files(self, path: Path) -> list[str]: ...
+    def save_state(self, folder: Path) -> list[str]: ...
 
-    def load_files(self, path: Path) -> None: ...
+    @classmethod
+    def load_state(cls, folder: Path, manifest: Manifest) -> "PlainFileClassifier": ...
 
 
 @dataclass
@@ -120,63 +127,96 @@ def library_versions(with_files: bool = False) -> dict[str, str]:
     return versions
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def artifact_digest(path: Path) -> str:
+    """The artifact's identity: `content_digest` of its manifest, which lists every file's sha256."""
+    return content_digest(read_manifest(path))
+
+
 def save_model(model: TriageModel, path: Path, extra_manifest: dict[str, Any] | None = None) -> Path:
-    """Write the artifact folder; existing files of a previous model are replaced."""
+    """Write the artifact folder; files of a previous model in it are replaced."""
     path.mkdir(parents=True, exist_ok=True)
-    files = [PAYLOAD]
-    has_files = hasattr(model.classifier, "save_files")
-    if has_files:
-        files += model.classifier.save_files(path)
-    joblib.dump(model, path / PAYLOAD, compress=3)
+    (path / "model.joblib").unlink(missing_ok=True)  # a pickle left by an older version of triage
+    save_state = getattr(model.classifier, "save_state", None)
+    if save_state is None:
+        raise ValueError(f"the {model.kind} model kind cannot save itself as plain files")
+    names = model.langid.save_state(path) + save_state(path)
     manifest = {
         "format": FORMAT,
         "name": model.name,
         "kind": model.kind,
-        "version": model.version,
+        "version": str(model.version),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "labels": {"cause": list(CAUSES), "lang": list(LANGS)},
-        "troll_threshold": model.troll_threshold,
-        "libraries": library_versions(with_files=has_files),
-        "files": files,
+        "troll_threshold": float(model.troll_threshold),
+        "libraries": library_versions(with_files=model.kind != "tfidf_linear"),
         **model.metadata,
         **(extra_manifest or {}),
+        "files": {name: file_sha256(path / name) for name in sorted(set(names))},
     }
-    (path / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    Manifest.model_validate(manifest)  # never write what `load_model` would refuse
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    tmp = path / (MANIFEST + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path / MANIFEST)
     return path
 
 
-class ModelLoadError(RuntimeError):
-    """The artifact is missing, unreadable or of an unknown format."""
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
+def load_manifest(path: Path) -> Manifest:
+    """The validated manifest of the artifact folder `path` (files not checked: see `load_model`)."""
     manifest_path = path / MANIFEST
     if not manifest_path.is_file():
         raise ModelLoadError(f"no model at {path}: {MANIFEST} not found (run `dvc repro` first)")
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(f"unreadable model manifest {manifest_path}: {exc}") from exc
-    if manifest.get("format") != FORMAT:
-        raise ModelLoadError(
-            f"{manifest_path}: unsupported format {manifest.get('format')!r}, expected {FORMAT!r}"
-        )
-    return manifest
+        if manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ModelLoadError(f"{manifest_path}: larger than {MAX_MANIFEST_BYTES} bytes")
+        data = manifest_path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"unreadable model manifest {manifest_path}: {exc.strerror}") from exc
+    return parse_manifest(data, manifest_path)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The validated manifest as a plain dict, metadata fields included."""
+    return load_manifest(path).model_dump(mode="json")
+
+
+def verify_files(path: Path, manifest: Manifest) -> None:
+    """Every listed file is inside `path` and has the listed sha256; raises on the first mismatch."""
+    root = path.resolve()
+    for name, expected in manifest.files.items():
+        file = (path / name).resolve()
+        if not file.is_relative_to(root):
+            raise ModelLoadError(f"{path / name}: points outside the model folder; refused")
+        if not file.is_file():
+            raise ModelLoadError(f"{path / name}: listed in {MANIFEST} but missing")
+        actual = file_sha256(file)
+        if actual != expected:
+            raise ModelLoadError(
+                f"{path / name}: sha256 {actual[:16]}… differs from {expected[:16]}… in {MANIFEST}; "
+                "the model was changed after it was written, refusing to load it"
+            )
 
 
 def load_model(path: Path) -> TriageModel:
-    """Load any model kind from an artifact folder."""
-    manifest = read_manifest(path)
+    """Load any model kind from an artifact folder, after checking every file's sha256."""
+    from triage.models.kinds import loader
+
+    manifest = load_manifest(path)
+    verify_files(path, manifest)
     try:
-        model = joblib.load(path / PAYLOAD)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load {path / PAYLOAD}: {exc}") from exc
-    if not isinstance(model, TriageModel):
-        raise ModelLoadError(f"{path / PAYLOAD} holds {type(model).__name__}, not a TriageModel")
-    if hasattr(model.classifier, "load_files"):
-        try:
-            model.classifier.load_files(path)
-        except (OSError, ValueError) as exc:
-            raise ModelLoadError(f"cannot load the {model.kind} model files in {path}: {exc}") from exc
-    model.version = str(manifest.get("version", model.version))
-    return model
+        classifier = loader(manifest.kind).load_state(path, manifest)
+        langid = LanguageIdentifier.load_state(path)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot load the {manifest.kind} model in {path}: {detail}") from exc
+    known = set(Manifest.model_fields)
+    extra = {k: v for k, v in manifest.model_dump(mode="json").items() if k not in known}
+    return TriageModel(classifier, langid, manifest.troll_threshold, manifest.name, manifest.version, extra)

@@ -9,6 +9,7 @@ split (temperature scaling by default) so that scores can drive thresholds and a
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,11 @@ from triage.models.fast_linear import LinearHead
 from triage.models.fast_tfidf import FastTfidf, TextBatch
 from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
+from triage.models.persist import read_arrays, read_json, write_arrays, write_json
 
 KIND = "tfidf_linear"
+STATE_JSON = "classifier.json"
+STATE_ARRAYS = "classifier.npz"
 
 
 @dataclass
@@ -107,6 +111,11 @@ class TfidfLinearClassifier:
 
     kind = KIND
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "TfidfLinearClassifier":
+        """The trainer of this kind (it fits itself) from a config's `params`."""
+        return cls(LinearConfig.from_dict(params))
+
     def __init__(self, config: LinearConfig | None = None):
         self.config = config or LinearConfig()
         self.vectorizer: FeatureUnion | None = None
@@ -151,8 +160,44 @@ class TfidfLinearClassifier:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("_fast", None)
+        if state.get("vectorizer") is not None:
+            state.pop("_fast", None)  # derived from the fitted parts; a loaded model has only this
         return state
+
+    # --- artifact files (plain JSON + arrays: see `triage.models.persist`) -----------------
+    def save_state(self, folder: Path) -> list[str]:
+        """Write the inference path (hashed vocabularies, idf, heads, calibration); returns the files."""
+        fast = self._fast
+        if fast is None:
+            raise ValueError("this classifier's settings have no plain-array form; it cannot be saved")
+        settings: dict[str, Any] = {"config": self.config.to_dict(), "vectorizers": []}
+        arrays: dict[str, np.ndarray] = {}
+        for i, vectorizer in enumerate(fast.vectorizers):
+            part, part_arrays = vectorizer.to_arrays(f"vectorizer{i}")
+            settings["vectorizers"].append(part)
+            arrays.update(part_arrays)
+        for name in ("cause", "troll"):
+            settings[name], head_arrays = getattr(fast, name).to_arrays(name)
+            arrays.update(head_arrays)
+        write_json(folder / STATE_JSON, settings)
+        write_arrays(folder / STATE_ARRAYS, arrays)
+        return [STATE_JSON, STATE_ARRAYS]
+
+    @classmethod
+    def load_state(cls, folder: Path, manifest: Any) -> "TfidfLinearClassifier":
+        """The classifier from `save_state`'s files (inference only: no scikit-learn objects)."""
+        settings, arrays = read_json(folder / STATE_JSON), read_arrays(folder / STATE_ARRAYS)
+        classifier = cls(LinearConfig.from_dict(settings["config"]))
+        vectorizers = [
+            FastTfidf.from_arrays(f"vectorizer{i}", part, arrays)
+            for i, part in enumerate(settings["vectorizers"])
+        ]
+        heads = [LinearHead.from_arrays(name, settings[name], arrays) for name in ("cause", "troll")]
+        n_features = sum(v.n_features for v in vectorizers)
+        if any(head.coef.shape[0] != n_features for head in heads):
+            raise ValueError("the heads do not match the vectorisers' feature count")
+        classifier.__dict__["_fast"] = _FastPath(vectorizers, *heads)
+        return classifier
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Cause probabilities (n × 7, in `CAUSES` order) and troll probabilities (n).

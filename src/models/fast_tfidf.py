@@ -217,14 +217,57 @@ class FastTfidf:
 
     def __init__(self, vectorizer: TfidfVectorizer):
         self._check_supported(vectorizer)
-        self.analyzer = vectorizer.analyzer
-        self.ngram_range = tuple(vectorizer.ngram_range)
-        self.sublinear_tf = vectorizer.sublinear_tf
-        self.dtype = vectorizer.dtype
-        self.idf = vectorizer.idf_.astype(self.dtype)
-        self.n_features = len(vectorizer.vocabulary_)
         hashes = np.fromiter((string_hash(g) for g in vectorizer.vocabulary_), np.uint64)
-        self.index = HashIndex(hashes, np.fromiter(vectorizer.vocabulary_.values(), np.int64))
+        columns = np.fromiter(vectorizer.vocabulary_.values(), np.int64)
+        settings = {
+            "analyzer": vectorizer.analyzer,
+            "ngram_range": list(vectorizer.ngram_range),
+            "sublinear_tf": bool(vectorizer.sublinear_tf),
+            "dtype": np.dtype(vectorizer.dtype).name,
+        }
+        self._setup(settings, hashes, columns, vectorizer.idf_)
+
+    def _setup(self, settings: dict, hashes: np.ndarray, columns: np.ndarray, idf: np.ndarray) -> None:
+        if settings["analyzer"] not in ("char_wb", "word") or settings["dtype"] not in ("float32", "float64"):
+            raise ValueError(f"unsupported vectoriser settings {settings}")
+        if hashes.shape != columns.shape or len(idf) != len(hashes) or hashes.dtype != np.uint64:
+            raise ValueError("vocabulary hashes, columns and idf do not match")
+        if len(columns) and (columns.min() < 0 or columns.max() >= len(idf)):
+            raise ValueError("vocabulary columns out of range")
+        self.analyzer = settings["analyzer"]
+        self.ngram_range = tuple(int(n) for n in settings["ngram_range"])
+        self.sublinear_tf = bool(settings["sublinear_tf"])
+        self.dtype = np.dtype(settings["dtype"]).type
+        self.idf = idf.astype(self.dtype)
+        self.n_features = len(idf)
+        self._hashes, self._columns = hashes, columns
+        self.index = HashIndex(hashes, columns)
+
+    def to_arrays(self, prefix: str) -> tuple[dict, dict[str, np.ndarray]]:
+        """Settings (JSON) and arrays (`.npz`): the hashed vocabulary and idf, no strings."""
+        settings = {
+            "analyzer": self.analyzer,
+            "ngram_range": list(self.ngram_range),
+            "sublinear_tf": self.sublinear_tf,
+            "dtype": np.dtype(self.dtype).name,
+        }
+        arrays = {
+            f"{prefix}.hashes": self._hashes,
+            f"{prefix}.columns": self._columns,
+            f"{prefix}.idf": self.idf,
+        }
+        return settings, arrays
+
+    @classmethod
+    def from_arrays(cls, prefix: str, settings: dict, arrays) -> "FastTfidf":
+        fast = cls.__new__(cls)
+        fast._setup(
+            settings,
+            np.asarray(arrays[f"{prefix}.hashes"]),
+            np.asarray(arrays[f"{prefix}.columns"]),
+            np.asarray(arrays[f"{prefix}.idf"]),
+        )
+        return fast
 
     @staticmethod
     def _check_supported(vectorizer: TfidfVectorizer) -> None:

@@ -6,15 +6,16 @@ Ukrainian without і/ї/є. So the four languages are told apart by a character 
 classifier trained on the corpus. Whether a text is in some *other* language is decided by
 its script, by letters only other Cyrillic languages use, and by lingua (a maintained,
 offline detector) where lingua is reliable: English vs. other Latin-script languages.
-See README "Language identification" for the measured accuracy of each option.
+See docs/benchmarks.md ("Language identification") for the measured accuracy of each option.
 """
 
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cached_property, lru_cache
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -25,6 +26,7 @@ from triage.models.fast_linear import LinearHead
 from triage.models.fast_tfidf import FastTfidf, TextBatch
 from triage.models.labels import LANGS, OTHER_LANG
 from triage.models.normalize import feature_text
+from triage.models.persist import read_arrays, read_json, write_arrays, write_json
 
 # Languages a comment on a ru/uk/bg/en page is likely to be written in instead.
 _OTHER_LANGUAGES = (
@@ -67,6 +69,8 @@ _OTHER_LANGUAGES = (
 )
 # Cyrillic letters of Belarusian, Serbian, Macedonian and Kazakh that ru/uk/bg never use.
 _OTHER_CYRILLIC = frozenset("ўјљњћђџѓќѕқғүұәөһң")
+STATE_JSON = "langid.json"
+STATE_ARRAYS = "langid.npz"
 _OURS = {"RUSSIAN": "ru", "UKRAINIAN": "uk", "BULGARIAN": "bg", "ENGLISH": "en"}
 
 
@@ -178,8 +182,55 @@ class LanguageIdentifier:
     def __getstate__(self):
         state = self.__dict__.copy()
         state.pop("_lingua", None)  # rebuilt on demand; the detector is not picklable
-        state.pop("_fast", None)  # derived from the pipeline
+        if state.get("pipeline") is not None:
+            state.pop("_fast", None)  # derived from the pipeline; a loaded model has only this
         return state
+
+    @property
+    def classes(self) -> list[str]:
+        """The languages of the classifier's columns."""
+        if self.pipeline is not None:
+            return [str(c) for c in self.pipeline.classes_]
+        fast = self.__dict__.get("_fast")
+        if fast is None:
+            raise RuntimeError("the language identifier is not fitted")
+        return [str(c) for c in fast[1].classes]
+
+    # --- artifact files (plain JSON + arrays: see `triage.models.persist`) -----------------
+    def save_state(self, folder: Path) -> list[str]:
+        """Write the config, English word list, hashed vocabulary and head; returns the files."""
+        fast = self._fast
+        if fast is None:
+            raise ValueError("this language identifier has no plain-array form; it cannot be saved")
+        vectorizer, head = fast
+        vectorizer_settings, arrays = vectorizer.to_arrays("tfidf")
+        head_settings, head_arrays = head.to_arrays("clf")
+        settings = {
+            "config": asdict(self.config),
+            "english_words": sorted(self.english_words),
+            "tfidf": vectorizer_settings,
+            "clf": head_settings,
+        }
+        write_json(folder / STATE_JSON, settings)
+        write_arrays(folder / STATE_ARRAYS, {**arrays, **head_arrays})
+        return [STATE_JSON, STATE_ARRAYS]
+
+    @classmethod
+    def load_state(cls, folder: Path) -> "LanguageIdentifier":
+        settings, arrays = read_json(folder / STATE_JSON), read_arrays(folder / STATE_ARRAYS)
+        config = dict(settings["config"])
+        config["ngram_range"] = tuple(config["ngram_range"])
+        identifier = cls(LangIdConfig(**config))
+        identifier.english_words = frozenset(str(w) for w in settings["english_words"])
+        vectorizer = FastTfidf.from_arrays("tfidf", settings["tfidf"], arrays)
+        head = LinearHead.from_arrays("clf", settings["clf"], arrays)
+        if (
+            sorted(str(c) for c in head.classes) != sorted(LANGS)
+            or head.coef.shape[0] != vectorizer.n_features
+        ):
+            raise ValueError("the language classifier does not match its languages or vocabulary")
+        identifier.__dict__["_fast"] = (vectorizer, head)
+        return identifier
 
     def _proba(self, texts: Sequence[str]) -> np.ndarray:
         if self._fast is None:
@@ -190,11 +241,9 @@ class LanguageIdentifier:
 
     def predict(self, texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """Language code per text (one of `LANGS` or `other`) and the classifier's confidence."""
-        if self.pipeline is None:
-            raise RuntimeError("the language identifier is not fitted")
+        classes = self.classes
         batch = texts if isinstance(texts, TextBatch) else TextBatch(texts)
         proba = self._proba(batch)
-        classes = list(self.pipeline.classes_)
         order = [classes.index(lang) for lang in LANGS]
         proba = proba[:, order]
         best = proba.argmax(axis=1)

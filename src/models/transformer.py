@@ -1,7 +1,7 @@
 """The transformer kind at inference: tokenizer + encoder files in the artifact folder.
 
-The pickled part of the artifact (model.joblib) holds only settings and the calibrators;
-the network lives beside it as plain files (`encoder/`, `heads.safetensors`, `tokenizer/`,
+The artifact holds the settings and calibration as `transformer.json` + `calibration.npz`
+(no pickle) and the network as plain files (`encoder/`, `heads.safetensors`, `tokenizer/`,
 and `model.onnx` when exported). Scoring prefers the ONNX file through onnxruntime, which
 needs neither torch nor transformers; without it the PyTorch weights are used. Heavy
 libraries are imported only when the first batch is scored.
@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from triage.models.calibration import calibrated_proba
+from triage.models.calibration import PlainCalibrator, calibrated_proba
 from triage.models.labels import CAUSES
+from triage.models.persist import read_arrays, read_json, write_arrays, write_json
 
 KIND = "transformer"
+STATE_JSON = "transformer.json"
+CALIBRATION_FILE = "calibration.npz"
 TOKENIZER_FILE = "tokenizer/tokenizer.json"
 ONNX_FILE = "model.onnx"
 BACKENDS = ("auto", "onnx", "torch")
@@ -44,8 +47,9 @@ class TransformerClassifier:
         return state
 
     # --- artifact files -------------------------------------------------------------
-    def save_files(self, path: Path) -> list[str]:
-        """Copy the network's files into the artifact folder `path`; returns their names."""
+    def save_state(self, path: Path) -> list[str]:
+        """Copy the network's files into the artifact folder `path` and write the settings and
+        calibration as JSON + arrays; returns every file written (relative names)."""
         if self._folder is None:
             raise RuntimeError("the transformer's files are not attached")
         if self._folder.resolve() != path.resolve():
@@ -53,15 +57,34 @@ class TransformerClassifier:
                 target = path / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self._folder / name, target)
-        return list(self.files)
+        calibration, arrays = {}, {}
+        for head in ("cause", "troll"):
+            calibrator = getattr(self, f"{head}_calibrator")
+            if not isinstance(calibrator, PlainCalibrator):
+                calibrator = PlainCalibrator.from_sklearn(calibrator, logits=True)
+            calibration[head], head_arrays = calibrator.to_arrays(head)
+            arrays.update(head_arrays)
+        state = {"settings": self.settings, "files": list(self.files), "calibration": calibration}
+        write_json(path / STATE_JSON, state)
+        write_arrays(path / CALIBRATION_FILE, arrays)
+        return [*self.files, STATE_JSON, CALIBRATION_FILE]
 
-    def load_files(self, path: Path) -> None:
-        """Bind to the artifact folder the model was loaded from; check every file is there."""
-        missing = [name for name in self.files if not (path / name).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{path}: missing model file(s) {', '.join(missing)}")
-        self._folder = path
-        self._runtime = None
+    @classmethod
+    def load_state(cls, path: Path, manifest: Any) -> "TransformerClassifier":
+        """Bind to the artifact folder it was saved in; every network file must be listed there."""
+        state, arrays = read_json(path / STATE_JSON), read_arrays(path / CALIBRATION_FILE)
+        listed = set(getattr(manifest, "files", {}) or {})
+        unlisted = [name for name in state["files"] if name not in listed]
+        if unlisted:
+            raise ValueError(f"model file(s) not covered by the manifest: {', '.join(unlisted)}")
+        classifier = cls(dict(state["settings"]), path, [str(name) for name in state["files"]])
+        classifier.cause_calibrator = PlainCalibrator.from_arrays(
+            "cause", state["calibration"]["cause"], arrays
+        )
+        classifier.troll_calibrator = PlainCalibrator.from_arrays(
+            "troll", state["calibration"]["troll"], arrays
+        )
+        return classifier
 
     @property
     def has_onnx(self) -> bool:

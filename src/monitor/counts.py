@@ -7,6 +7,7 @@ of rows, or a Spark output folder of part files, is aggregated in flat memory.
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 from triage.models.labels import CAUSES
 
@@ -43,15 +44,25 @@ def load_counts(path: Path, bucket: str = "day", time_column: str = "time") -> t
     """
     if bucket not in BUCKETS:
         raise MonitorInputError(f"unknown bucket {bucket!r}: use day or hour")
-    dataset = _dataset(path)
-    missing = [c for c in (time_column, *NEEDED) if c not in dataset.schema.names]
+    if all(size == 0 for size in _file_sizes(path)):
+        raise MonitorInputError(f"{path}: empty; nothing to monitor")
+    try:
+        dataset = _dataset(path)
+        names = dataset.schema.names
+    except pa.ArrowInvalid as exc:
+        raise MonitorInputError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from exc
+    missing = [c for c in (time_column, *NEEDED) if c not in names]
     if missing:
         raise MonitorInputError(
             f"{path}: missing column(s) {missing}; score it with `triage batch --time-column`"
         )
     parts = []
     total = 0
-    for batch in dataset.to_batches(columns=[time_column, *NEEDED]):
+    try:
+        batches = list(dataset.to_batches(columns=[time_column, *NEEDED]))
+    except pa.ArrowInvalid as exc:
+        raise MonitorInputError(f"{path}: unreadable ({str(exc).splitlines()[0]})") from exc
+    for batch in batches:
         frame = batch.to_pandas()
         total += len(frame)
         times = pd.to_datetime(frame[time_column], utc=True, errors="coerce", format="ISO8601")
@@ -67,10 +78,33 @@ def load_counts(path: Path, bucket: str = "day", time_column: str = "time") -> t
             }
         )
         parts.append(frame.groupby(["bucket", "kind", "lang"]).size())
-    if not parts:
-        raise MonitorInputError(f"{path}: no rows")
+    if not total:
+        raise MonitorInputError(f"{path}: no rows (only a header?); nothing to monitor")
     counts = pd.concat(parts).groupby(level=[0, 1, 2]).sum().unstack(["kind", "lang"], fill_value=0)
-    return _complete(counts, bucket), total
+    complete = _complete(counts, bucket)
+    complete.attrs["unknown_labels"] = _unknown_labels(counts)
+    return complete, total
+
+
+def unknown_labels(counts: pd.DataFrame) -> dict[str, int]:
+    """Comments whose cause this version does not know (another model's labels?), by label."""
+    return dict(counts.attrs.get("unknown_labels", {}))
+
+
+def _unknown_labels(counts: pd.DataFrame) -> dict[str, int]:
+    known = {*CAUSES, TROLL}
+    totals = counts.sum()
+    found: dict[str, int] = {}
+    for (kind, _), value in totals.items():
+        if kind not in known and value:
+            found[kind] = found.get(kind, 0) + int(value)
+    return dict(sorted(found.items()))
+
+
+def _file_sizes(path: Path) -> list[int]:
+    if path.is_file():
+        return [path.stat().st_size]
+    return [p.stat().st_size for p in path.rglob("*") if p.suffix in _FORMATS] if path.is_dir() else [1]
 
 
 def _complete(counts: pd.DataFrame, bucket: str) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Flag rises in complaint counts that are unlikely under each series' recent normal level.
 
-The test (stated in the README and in monitor.json):
+The test (stated in docs/monitoring.md and in monitor.json):
 - Baseline: for bucket t, the counts of the same series in the trailing window of the previous
   `window` buckets (daily buckets), or the same hour of day on the previous `window` days
   (hourly buckets, so night and day are not compared). At least `min_history` of them are needed.

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 from triage.models.labels import CAUSES
-from triage.monitor.counts import ALL_LANGS, TROLL
+from triage.monitor.counts import ALL_LANGS, TROLL, unknown_labels
 from triage.monitor.detect import Detection, MonitorSettings
 
 
@@ -50,6 +50,7 @@ def report_json(
         "buckets": [_iso(b) for b in counts.index],
         "series": series,
         "flags": flags,
+        "unknown_labels": unknown_labels(counts),
     }
 
 

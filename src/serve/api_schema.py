@@ -10,10 +10,15 @@ MAX_BODY_BYTES = 1 << 20
 
 EXAMPLE_REQUEST = {
     "items": [
-        {"id": "c1", "text": "Курьер опять опоздал на два дня", "name": "Олег"},
+        {
+            "id": "c1",
+            "text": "Курьер опять опоздал на два дня",
+            "name": "Олег",
+            "created_at": "2026-11-24T09:30:00Z",
+        },
         {"id": "c2", "text": "Your app logs me out every time I open the cart"},
     ],
-    "settings": {"brand": "Zetta", "response_time_hours": 4},
+    "settings": {"brand": "Zetta", "profile": {"industry": "shop"}, "response_time_hours": 4},
 }
 
 
@@ -34,6 +39,7 @@ class PredictRequest(BaseModel):
 
 class PredictionOut(Prediction):
     id: StrictStr | StrictInt | None = None
+    created_at: str | None = Field(None, description="the item's created_at in UTC, as read")
 
 
 class PredictResponse(BaseModel):

@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from triage.serve.api_schema import (
     EXAMPLE_REQUEST,
     MAX_BODY_BYTES,
@@ -32,9 +33,13 @@ from triage.serve.api_schema import (
 )
 from triage.serve.batching import ScoringQueue
 from triage.serve.observability import LOGGER, ServiceMetrics
-from triage.serve.predictor import Predictor
+from triage.serve.predictor import Predictor, as_utc, iso_utc
 
 log = logging.getLogger(LOGGER)
+CLIENT_CLOSED = 499
+"""Status recorded (never sent) when the client disconnects mid-request, as nginx does."""
+MAX_JSON_DEPTH = 32
+"""A valid request is at most 5 levels deep; deeper bodies are refused before validation."""
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
 WARM_UP_TEXTS = ["Курьер опоздал", "Дякую за сервіс", "Благодаря", "the app crashes", "kurier opyat opozdal"]
 
@@ -61,7 +66,7 @@ async def _read_body(request: Request) -> bytes:
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestError(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # raises ClientDisconnect when the client goes away
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise RequestError(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes")
@@ -80,6 +85,24 @@ def _repair_surrogates(value: Any) -> Any:
     return value
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of a parsed JSON value, without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend(
+                    (child, level + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
+
+
 def _parse(body: bytes, content_type: str) -> PredictRequest:
     if content_type.split(";")[0].strip().lower() != "application/json":
         raise RequestError(415, "unsupported_media_type", "send the request as application/json")
@@ -89,6 +112,15 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
         raise RequestError(400, "invalid_encoding", f"body is not valid UTF-8 (byte {exc.start})") from exc
     except json.JSONDecodeError as exc:
         raise RequestError(400, "invalid_json", f"malformed JSON: {exc.msg} at position {exc.pos}") from exc
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits, or nesting too deep
+        raise RequestError(
+            422, "invalid_request", f"body: unsupported JSON value ({_first_line(exc)})"
+        ) from exc
+    depth = _depth(payload)
+    if depth > MAX_JSON_DEPTH:
+        raise RequestError(
+            422, "invalid_request", f"body: JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH}"
+        )
     payload = _repair_surrogates(payload)
     items = payload.get("items") if isinstance(payload, dict) else None
     if isinstance(items, list) and len(items) > MAX_ITEMS:
@@ -99,7 +131,8 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise RequestError(422, "invalid_request", f"{where}: {first['msg']}", where) from exc
+        message = first["msg"].removeprefix("Value error, ")
+        raise RequestError(422, "invalid_request", f"{where}: {message}", where) from exc
 
 
 def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
@@ -136,6 +169,9 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except ClientDisconnect:
+            # Not a server error: nobody is left to answer. Counted and logged under its own status.
+            response = error(CLIENT_CLOSED, "client_disconnected", "the client closed the connection")
         except Exception:
             log.exception("unhandled error", extra={"request_id": request_id, "path": request.url.path})
             response = error(500, "internal_error", "unexpected server error", request_id=request_id)
@@ -147,7 +183,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         metrics.latency.labels(route).observe(elapsed)
         log.info(
-            "request",
+            "client disconnected" if response.status_code == CLIENT_CLOSED else "request",
             extra={
                 "request_id": request_id,
                 "route": route,
@@ -227,6 +263,7 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
             await scoring.score(texts),
             ids=[item.id for item in parsed.items],
             names=[item.name for item in parsed.items],
+            created_at=[item.created_at for item in parsed.items],
             settings=settings,
         )
         for p in predictions:
@@ -234,7 +271,8 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         body = {
             "model": predictor.info.model_dump(),
             "predictions": [
-                {"id": item.id, **p.model_dump()} for item, p in zip(parsed.items, predictions, strict=True)
+                {"id": item.id, "created_at": iso_utc(as_utc(item.created_at)), **p.model_dump()}
+                for item, p in zip(parsed.items, predictions, strict=True)
             ],
         }
         return Response(orjson.dumps(body), media_type="application/json")

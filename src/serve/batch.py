@@ -32,13 +32,15 @@ from triage.serve.batch_io import (
     as_cell,
     check_text,
     file_format,
+    input_columns,
     parse_times,
     progress_total,
     read_chunks,
 )
 
-REPLY_COLUMNS = ("action", "reply", "report", "reason")
-"""Written by the in-process engine only: replies depend on company settings, not on the model."""
+REPLY_COLUMNS = ("action", "reply", "report", "reason", "subcase", "priority", "priority_score", "respond_by")
+"""Written by the in-process engine only: replies and the queue depend on company settings.
+`respond_by` is filled when a time column is given (the time a comment was posted)."""
 TIME_COLUMN = "time"
 MANIFEST = "manifest.json"
 SCORE_TYPES = {
@@ -48,7 +50,16 @@ SCORE_TYPES = {
     "troll_score": pa.float64(),
     **{f"score_{c}": pa.float64() for c in CAUSES},
 }
-REPLY_TYPES = {"action": pa.string(), "reply": pa.string(), "report": pa.bool_(), "reason": pa.string()}
+REPLY_TYPES = {
+    "action": pa.string(),
+    "reply": pa.string(),
+    "report": pa.bool_(),
+    "reason": pa.string(),
+    "subcase": pa.string(),
+    "priority": pa.string(),
+    "priority_score": pa.float64(),
+    "respond_by": pa.string(),
+}
 
 
 @dataclass(frozen=True)
@@ -136,10 +147,22 @@ def prepare_parts(folder: Path, manifest: dict[str, Any], restart: bool) -> None
     _write_atomic(path, json.dumps(manifest, indent=2).encode())
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+class BatchWriteError(RuntimeError):
+    """Writing a part or the output failed (a full disk, say); finished parts are kept."""
+
+
+def _write_atomic(path: Path, data: Any, write: Callable[[Path, Any], Any] | None = None) -> None:
+    """Write to `path.tmp`, then rename: `path` is complete or absent, and no `.tmp` is left."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        (write or (lambda target, content: target.write_bytes(content)))(tmp, data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise BatchWriteError(
+            f"cannot write {path}: {exc.strerror or exc}; finished chunks are kept, "
+            "so the same command resumes once this is fixed"
+        ) from exc
 
 
 def split_records(
@@ -150,6 +173,10 @@ def split_records(
     rejects: list[dict[str, Any]] = []
     for record in records:
         reason = record.error or check_text(record.values or {}, columns.text)
+        if not reason and fmt == "jsonl":  # JSONL rows vary: each is checked (tables up front)
+            conflicts = columns.output_conflicts(list(record.values or {}), REPLY_COLUMNS)
+            if conflicts:
+                reason = f"field(s) {', '.join(conflicts)} would be overwritten by the output; rename them"
         if reason:
             rejects.append(_reject(record, reason))
         else:
@@ -188,7 +215,10 @@ def score_rows(
     texts = [row[columns.text] for row in rows]
     ids = [_str_or_none(row.get(columns.id)) for row in rows] if columns.id else None
     names = [_str_or_none(row.get(columns.name)) for row in rows] if columns.name else None
-    predictions = predictor.predict(texts, ids=ids, names=names, settings=settings) if rows else []
+    created_at = times if columns.time else None
+    predictions = []
+    if rows:
+        predictions = predictor.predict(texts, ids=ids, names=names, created_at=created_at, settings=settings)
     input_columns = list(dict.fromkeys(k for row in rows for k in row))
     data: dict[str, Any] = {c: [row.get(c) for row in rows] for c in input_columns}
     if columns.time:
@@ -237,6 +267,13 @@ def run_batch(
         raise BatchInputError("--chunk-size must be at least 1")
     fmt = file_format(source, input_format)
     out_fmt = output_format(output)
+    header = input_columns(source, fmt)
+    conflicts = columns.output_conflicts(header, REPLY_COLUMNS) if header else []
+    if conflicts:
+        raise BatchInputError(
+            f"{source}: input column(s) {', '.join(conflicts)} would be overwritten by the output; "
+            "rename them first"
+        )
     predictor = Predictor.load(model)
     resolved = predictor.replies.settings.merged(settings)
     folder = parts_dir(output)
@@ -262,6 +299,9 @@ def run_batch(
             bar.set_postfix(rows=scored, rejected=rejected, refresh=False)
     finally:
         bar.close()
+    if chunks == 0:
+        shutil.rmtree(folder)
+        raise BatchInputError(f"{source}: no rows to score (the file is empty or holds only a header)")
     reject_file = assemble(folder, output, out_fmt)
     shutil.rmtree(folder)
     return BatchResult(scored, rejected, chunks, skipped, output, reject_file)
@@ -271,19 +311,12 @@ def _score_chunk(
     predictor, chunk: Chunk, fmt: str, columns: Columns, settings: Any, part: Path
 ) -> tuple[int, list[dict[str, Any]]]:
     good, times, bad = split_records(chunk.load(), fmt, columns)
-    if chunk.index == 0 and good:
-        conflicts = columns.output_conflicts(list(good[0]), REPLY_COLUMNS)
-        if conflicts:
-            raise BatchInputError(
-                f"input column(s) {conflicts} would be overwritten by the output; rename them first"
-            )
     table = score_rows(predictor, good, times, columns, settings)
     rejects_file = part.with_name(part.name.replace("part-", "rejects-").replace(".parquet", ".jsonl"))
     lines = "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in bad)
     _write_atomic(rejects_file, lines.encode("utf-8"))
-    tmp = part.with_name(part.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, part)  # the part appears last: its existence means the chunk is complete
+    # The part appears last: its existence means the chunk is complete.
+    _write_atomic(part, table, lambda tmp, table: pq.write_table(table, tmp))
     return table.num_rows, bad
 
 
@@ -322,28 +355,34 @@ def assemble(folder: Path, output: Path, fmt: str) -> Path | None:
     """Concatenate the parts into `output` and the chunk rejects into the rejects file."""
     parts = sorted(folder.glob("part-*.parquet"))
     schema = _unified_schema(parts)
-    tmp = output.with_name(output.name + ".tmp")
-    if fmt == "parquet":
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for part in parts:
-                writer.write_table(_conform(pq.read_table(part), schema))
-    elif fmt == "csv":
-        with pacsv.CSVWriter(tmp, schema) as writer:
-            for part in parts:
-                writer.write_table(_conform(pq.read_table(part), schema))
-    else:
-        with tmp.open("w", encoding="utf-8") as handle:
-            for part in parts:
-                for row in _conform(pq.read_table(part), schema).to_pylist():
-                    handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, output)
+
+    def write_output(tmp: Path, _: Any) -> None:
+        if fmt == "parquet":
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for part in parts:
+                    writer.write_table(_conform(pq.read_table(part), schema))
+        elif fmt == "csv":
+            with pacsv.CSVWriter(tmp, schema) as writer:
+                for part in parts:
+                    writer.write_table(_conform(pq.read_table(part), schema))
+        else:
+            with tmp.open("w", encoding="utf-8") as handle:
+                for part in parts:
+                    for row in _conform(pq.read_table(part), schema).to_pylist():
+                        handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+
+    _write_atomic(output, None, write_output)
     reject_files = sorted(folder.glob("rejects-*.jsonl"))
     target = rejects_path(output)
     if not any(f.stat().st_size for f in reject_files):
         target.unlink(missing_ok=True)
         return None
-    with target.open("wb") as sink:
-        for path in reject_files:
-            with path.open("rb") as source:
-                shutil.copyfileobj(source, sink)
+
+    def write_rejects(tmp: Path, _: Any) -> None:
+        with tmp.open("wb") as sink:
+            for path in reject_files:
+                with path.open("rb") as source:
+                    shutil.copyfileobj(source, sink)
+
+    _write_atomic(target, None, write_rejects)
     return target

@@ -68,11 +68,37 @@ def read_chunks(path: Path, fmt: str, chunk_size: int, text_column: str) -> Iter
     return readers[fmt](path, chunk_size, text_column)
 
 
+BOM = b"\xef\xbb\xbf"
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+"""Python's csv module stops at 128 KiB per field; a longer field is read, then rejected as a row."""
+
+
+def strip_bom(first_line: bytes) -> bytes:
+    """A UTF-8 byte-order mark that some editors put at the start of a file is not data."""
+    return first_line.removeprefix(BOM)
+
+
+def input_columns(path: Path, fmt: str) -> list[str] | None:
+    """The columns every row has (CSV header, Parquet schema); None for JSONL, whose rows vary."""
+    if fmt == "csv":
+        with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            header = next(csv.reader(handle), None)
+        return [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header or [])]
+    if fmt == "parquet":
+        try:
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        except Exception as exc:
+            raise BatchInputError(f"{path}: not a readable Parquet file: {exc}") from exc
+    return None
+
+
 def _jsonl_chunks(path: Path, chunk_size: int, text_column: str) -> Iterator[Chunk]:
     with path.open("rb") as handle:
         lines: list[tuple[int, bytes]] = []
         index, row = 0, 0
         for number, data in enumerate(handle, start=1):
+            if number == 1:
+                data = strip_bom(data)
             if not data.strip():
                 continue
             row += 1
@@ -100,6 +126,10 @@ def _jsonl_loader(lines: list[tuple[int, bytes]], first_row: int) -> Callable[[]
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 record.error = f"invalid JSON: {exc.msg} (column {exc.colno})"
+            except RecursionError:
+                record.error = "invalid JSON: nested too deeply"
+            except ValueError as exc:  # an integer of more than 4,300 digits
+                record.error = f"invalid JSON: {str(exc).split(':')[0]}"
             else:
                 if isinstance(value, dict):
                     record.values = value
@@ -120,6 +150,7 @@ def as_cell(value: Any) -> Any:
 
 def _csv_chunks(path: Path, chunk_size: int, text_column: str) -> Iterator[Chunk]:
     with path.open("r", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -127,9 +158,15 @@ def _csv_chunks(path: Path, chunk_size: int, text_column: str) -> Iterator[Chunk
         header = [h.lstrip("\ufeff") if i == 0 else h for i, h in enumerate(header)]
         if text_column not in header:
             raise BatchInputError(f"{path}: no column {text_column!r} in the CSV header {header}")
-        rows: list[tuple[int, list[str]]] = []
+        rows: list[tuple[int, list[str] | str]] = []
         index, row, last_line = 0, 0, reader.line_num
-        for fields in reader:
+        while True:
+            try:
+                fields: list[str] | str = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:  # e.g. a field over CSV_FIELD_LIMIT: this row only
+                fields = f"unreadable CSV row: {exc}"
             start, last_line = last_line + 1, reader.line_num
             if not fields:
                 continue
@@ -144,12 +181,16 @@ def _csv_chunks(path: Path, chunk_size: int, text_column: str) -> Iterator[Chunk
 
 
 def _csv_loader(
-    header: list[str], rows: list[tuple[int, list[str]]], first_row: int
+    header: list[str], rows: list[tuple[int, list[str] | str]], first_row: int
 ) -> Callable[[], list[Record]]:
     def load() -> list[Record]:
         records = []
         for offset, (line, fields) in enumerate(rows, start=1):
             record = Record(row=first_row + offset, line=line)
+            if isinstance(fields, str):
+                record.error = fields
+                records.append(record)
+                continue
             clean = [_unescape(f) for f in fields]
             if clean != fields:
                 record.error, record.raw = "not valid UTF-8", clean

@@ -1,11 +1,22 @@
 """`Predictor`: load a model (pipeline output or MLflow URI) and score batches of comments."""
 
 import os
+import shutil
+import tempfile
+import weakref
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from triage.models.artifact import ModelLoadError, Scores, TriageModel, load_model
+from triage.models.artifact import (
+    ARTIFACT_TAG,
+    ModelLoadError,
+    Scores,
+    TriageModel,
+    artifact_digest,
+    load_model,
+)
 from triage.models.labels import CAUSES
 from triage.paths import MODEL_DIR
 from triage.serve.replies import ReplyBook, ReplySettings
@@ -16,35 +27,88 @@ MODEL_URI_ENV = "TRIAGE_MODEL_URI"
 
 
 def _load_from_mlflow(uri: str) -> TriageModel:
-    import mlflow.pyfunc
-    from triage.models.pyfunc import TriagePyfunc
+    """Download the logged model to a private temporary folder and load its artifact from there.
 
+    Why not `mlflow.pyfunc.load_model`: it writes into the folder it loads from (Errno 30 on a
+    read-only artifact store) and imports the code shipped inside the model. Here only the
+    artifact's plain files are read, after their digest is checked against the registry's tag.
+    """
+    import mlflow.artifacts
+
+    entry = _registry_entry(uri)
+    source = f"models:/{entry.name}/{entry.version}" if entry is not None else uri
+    folder = Path(tempfile.mkdtemp(prefix="triage-model-"))
     try:
-        pyfunc_model = mlflow.pyfunc.load_model(uri)
-    except Exception as exc:
-        raise ModelLoadError(f"cannot load MLflow model {uri}: {exc}") from exc
-    wrapped = pyfunc_model.unwrap_python_model()
-    if not isinstance(wrapped, TriagePyfunc):
-        raise ModelLoadError(f"{uri} is not a triage model ({type(wrapped).__name__})")
-    model = wrapped.model
-    version = _registry_version(uri)
-    if version:
-        model.version = version
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(folder)))
+        except Exception as exc:
+            raise ModelLoadError(f"cannot download MLflow model {uri}: {_first_line(exc)}") from exc
+        artifact = _artifact_folder(local, uri)
+        if entry is not None:
+            expected = entry.tags.get(ARTIFACT_TAG)
+            if not expected:
+                raise ModelLoadError(f"{uri}: the registered version has no {ARTIFACT_TAG} tag to check it")
+            actual = artifact_digest(artifact)
+            if actual != expected:
+                raise ModelLoadError(
+                    f"{uri}: artifact digest {actual[:16]}… differs from the registry's {expected[:16]}…; "
+                    "refusing to load it"
+                )
+        model = load_model(artifact)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(model, shutil.rmtree, folder, ignore_errors=True)  # network files are read lazily
+    if entry is not None:
+        model.version = str(entry.version)
     return model
 
 
-def _registry_version(uri: str) -> str | None:
-    """The registered version a `models:/name/N` or `models:/name@alias` URI points at."""
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _artifact_folder(model_dir: Path, uri: str) -> Path:
+    """Where the logged MLflow model keeps the triage artifact (its `MLmodel` says)."""
+    import yaml
+    from triage.models.pyfunc import ARTIFACT_KEY
+
+    try:
+        spec = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
+        relative = spec["flavors"]["python_function"]["artifacts"][ARTIFACT_KEY]["path"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ModelLoadError(f"{uri} is not a triage model (no {ARTIFACT_KEY} artifact in MLmodel)") from exc
+    folder = (model_dir / relative).resolve()
+    if not folder.is_relative_to(model_dir.resolve()):
+        raise ModelLoadError(f"{uri}: the MLmodel file points outside the model")
+    return folder
+
+
+def _registry_entry(uri: str):
+    """The registered model version a `models:/name/N` or `models:/name@alias` URI points at."""
     if not uri.startswith("models:/"):
         return None
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     ref = uri.removeprefix("models:/").strip("/")
-    if "@" in ref:
-        name, alias = ref.split("@", 1)
-        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
-    parts = ref.split("/")
-    return parts[1] if len(parts) > 1 and parts[1].isdigit() else None
+    client = MlflowClient()
+    try:
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            return client.get_model_version_by_alias(name, alias)
+        parts = ref.split("/")
+        if len(parts) == 2 and parts[1].isdigit():
+            return client.get_model_version(parts[0], parts[1])
+    except MlflowException as exc:
+        raise ModelLoadError(f"cannot find MLflow model {uri}: {_first_line(exc)}") from exc
+    return None
+
+
+def _registry_version(uri: str) -> str | None:
+    """The registered version number a `models:/…` URI points at (None for other URIs)."""
+    entry = _registry_entry(uri)
+    return str(entry.version) if entry is not None else None
 
 
 class Predictor:
@@ -74,15 +138,19 @@ class Predictor:
         *,
         ids: Sequence[str | int | None] | None = None,
         names: Sequence[str | None] | None = None,
+        created_at: Sequence[datetime | str | None] | None = None,
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
         """One prediction per text, in order, scored in one vectorised call.
 
         `ids` make the reply wording deterministic per comment (the text is used otherwise),
-        `names` personalise greetings, `settings` override `configs/replies/settings.yaml`.
+        `names` personalise greetings, `created_at` (datetimes or ISO 8601; naive means UTC) gives
+        each prediction its `respond_by`, `settings` override `configs/replies/settings.yaml`.
         """
         texts = list(texts)
-        return self.suggest(texts, self.score(texts), ids=ids, names=names, settings=settings)
+        return self.suggest(
+            texts, self.score(texts), ids=ids, names=names, created_at=created_at, settings=settings
+        )
 
     def score(self, texts: Sequence[str]) -> Scores:
         """The model's scores for a batch (no replies): what the HTTP service batches across requests."""
@@ -95,13 +163,15 @@ class Predictor:
         *,
         ids: Sequence[str | int | None] | None = None,
         names: Sequence[str | None] | None = None,
+        created_at: Sequence[datetime | str | None] | None = None,
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
-        """Predictions with actions and replies from the scores of `texts`."""
+        """Predictions with actions, replies, sub-cases and priorities from the scores of `texts`."""
         ids = list(ids) if ids is not None else [None] * len(texts)
         names = list(names) if names is not None else [None] * len(texts)
-        if not len(ids) == len(names) == len(texts) == len(scores.langs):
-            raise ValueError("texts, scores, ids and names must have the same length")
+        times = [as_utc(t) for t in created_at] if created_at is not None else [None] * len(texts)
+        if not len(ids) == len(names) == len(times) == len(texts) == len(scores.langs):
+            raise ValueError("texts, scores, ids, names and created_at must have the same length")
         resolved = self.replies.settings.merged(settings)
         causes = scores.causes
         trolls = scores.trolls
@@ -115,7 +185,10 @@ class Predictor:
                     "troll": bool(trolls[i]),
                     "troll_score": float(scores.troll_proba[i]),
                     "key": str(ids[i]) if ids[i] is not None else texts[i],
+                    "text": texts[i],
+                    "none_score": float(scores.cause_proba[i, CAUSES.index("none")]),
                     "name": names[i],
+                    "created_at": times[i],
                 }
             )
         suggestions = self.replies.suggest_batch(rows, resolved)
@@ -134,7 +207,23 @@ class Predictor:
                     reply=suggestion.reply,
                     report=suggestion.report,
                     reason=suggestion.reason,
+                    subcase=suggestion.subcase,
+                    priority=suggestion.priority,
+                    priority_score=suggestion.priority_score,
+                    respond_by=iso_utc(suggestion.respond_by),
                     model=self.info,
                 )
             )
         return predictions
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A UTC datetime from a datetime or ISO 8601 text (no offset means UTC)."""
+    if value is None or value == "":
+        return None
+    stamp = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None

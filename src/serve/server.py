@@ -7,22 +7,39 @@ import uvicorn
 from triage.serve.app import create_app
 from triage.serve.observability import LOGGER, configure_json_logging
 from triage.serve.predictor import MODEL_URI_ENV, Predictor
+from triage.serve.protocol import MAX_HEADER_BYTES, GuardedHttpToolsProtocol
 
 API_KEY_ENV = "TRIAGE_API_KEY"
 WORKER_HEALTHCHECK_SECONDS = 120
 
 
+MAX_CONNECTIONS = 1000
+"""Concurrent connections per worker; beyond it uvicorn answers 503 at once."""
+KEEP_ALIVE_SECONDS = 5
+
+
+def api_key_from_env() -> str | None:
+    """`$TRIAGE_API_KEY`, or None when unset. Set but empty (or blank) is a misconfiguration:
+    refused, so that a typo never serves without authentication."""
+    value = os.environ.get(API_KEY_ENV)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError(f"{API_KEY_ENV} is set but empty; unset it to serve without authentication")
+    return value
+
+
 def app_from_env():
     """App factory for multi-worker runs: each worker loads `$TRIAGE_MODEL_URI` itself."""
     configure_json_logging()
-    return create_app(Predictor.load(), os.environ.get(API_KEY_ENV) or None)
+    return create_app(Predictor.load(), api_key_from_env())
 
 
 def serve(host: str, port: int, workers: int, model: str | None) -> None:
     """Load first, so a missing or broken model never becomes a half-working server."""
     configure_json_logging()
+    api_key = api_key_from_env()
     predictor = Predictor.load(model)
-    api_key = os.environ.get(API_KEY_ENV) or None
     logging.getLogger(LOGGER).info(
         "starting",
         extra={"host": host, "port": port, "workers": workers, "auth": api_key is not None},
@@ -33,6 +50,12 @@ def serve(host: str, port: int, workers: int, model: str | None) -> None:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": 30,
+        # Limits (see docs/reliability.md): uvicorn's own settings, and for what uvicorn has no
+        # setting for with the httptools parser (header size, slow headers/bodies) our protocol.
+        "http": GuardedHttpToolsProtocol,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "limit_concurrency": MAX_CONNECTIONS,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     }
     if workers > 1:
         if model is not None:

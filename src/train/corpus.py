@@ -128,6 +128,10 @@ def _parse_line(raw: str) -> tuple[CorpusRow | None, list[str]]:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, [f"bad JSON: {exc.msg} at column {exc.colno}"]
+    except RecursionError:
+        return None, ["bad JSON: nested too deeply"]
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        return None, [f"bad JSON: {str(exc).split(':')[0]}"]
     if not isinstance(obj, dict):
         return None, [f"expected a JSON object, got {type(obj).__name__}"]
     try:
@@ -145,6 +149,8 @@ def _read_lines(path: Path) -> Iterable[tuple[int, str | None]]:
     """Non-blank lines with their numbers; `None` stands for a line that is not valid UTF-8."""
     with path.open("rb") as handle:
         for number, data in enumerate(handle, start=1):
+            if number == 1:
+                data = data.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark is not data
             try:
                 raw = data.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:

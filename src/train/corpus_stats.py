@@ -23,6 +23,10 @@ def _frame(examples: Sequence[Example]) -> pd.DataFrame:
                 "tags": [str(t) for t in tags],
                 "industry": e.extra.get("industry", "unknown"),
                 "source": e.source,
+                "generated": e.is_generated,
+                "wave": int(e.extra.get("wave", 1)),
+                "register": e.extra.get("register") or "wave 1",
+                "subcase": e.extra.get("subcase"),
             }
         )
     return pd.DataFrame(rows)
@@ -37,6 +41,22 @@ def _markdown(frame: pd.DataFrame) -> str:
 
 def _share(mask: pd.Series) -> str:
     return f"{mask.mean():.0%}"
+
+
+def _by_register(written: pd.DataFrame) -> str:
+    rows = []
+    for (lang, register), part in written.groupby(["lang", "register"], sort=False):
+        row = {"lang": lang, "register": register}
+        for cause in CAUSES:
+            row[cause] = int(((part.cause == cause) & ~part.troll).sum())
+        row["troll"] = int(part.troll.sum())
+        row["total"] = len(part)
+        rows.append(row)
+    order = {lang: i for i, lang in enumerate(LANGS)}
+    table = pd.DataFrame(rows).sort_values(
+        ["lang", "register"], key=lambda c: c.map(order) if c.name == "lang" else c
+    )
+    return _markdown(table)
 
 
 def corpus_tables(examples: Sequence[Example]) -> str:
@@ -65,6 +85,7 @@ def corpus_tables(examples: Sequence[Example]) -> str:
             row[name] = _share(part.words.between(low, high))
         for tag in (
             "translit",
+            "latin_bg",
             "no_diacritics",
             "surzhyk",
             "texting",
@@ -85,8 +106,32 @@ def corpus_tables(examples: Sequence[Example]) -> str:
         "### Hard-case tags (a comment may carry several)",
         _markdown(hard.rename_axis("tag").reset_index(name="comments")),
     ]
+    sections += ["### Registers: language × register × cause (troll false) and trolls", _by_register(written)]
+    sections += [
+        "### Hard cases by wave (share of each language's comments)",
+        _markdown(
+            written.groupby(["lang", "wave"])
+            .hard.mean()
+            .map("{:.0%}".format)
+            .unstack("wave")
+            .rename(columns=lambda w: f"wave {w}")
+            .reindex(list(LANGS))
+            .reset_index()
+        ),
+    ]
+    subcases = written[written.subcase.notna() & ~written.troll]
+    if not subcases.empty:
+        per_lang = subcases.groupby(["cause", "subcase", "lang"]).size().unstack("lang", fill_value=0)
+        sections += [
+            "### Sub-cases (troll false; written for the reply policy)",
+            _markdown(per_lang.reindex(columns=list(LANGS), fill_value=0).reset_index()),
+        ]
     industries = written.industry.value_counts()
     sections += ["### Industries", _markdown(industries.rename_axis("industry").reset_index(name="comments"))]
     augmented = int((frame.source == "augmented").sum())
-    sections.append(f"Generated variants (`source: augmented`, train only): {augmented}.")
+    respelled = int((frame.generated & (frame.source != "augmented")).sum())
+    sections.append(
+        f"Generated variants (`source: augmented`, train only): {augmented}. Comments re-spelled by a "
+        f"program (marked `generated`, train only): {respelled}."
+    )
     return "\n\n".join(sections) + "\n"

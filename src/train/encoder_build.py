@@ -100,10 +100,17 @@ def resolve_source(source: str) -> ResolvedSource:
         return ResolvedSource(bert_from_q4(q4), tokenizer_from_q4(q4), provenance)
     from transformers import AutoModel, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
+    looks_local = source.startswith((".", "/", "~")) or Path(source).exists()
+    if looks_local and not (Path(source).expanduser() / "config.json").is_file():
+        raise FileNotFoundError(f"encoder source {source}: no config.json there (not a checkpoint folder)")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModel.from_pretrained(source, add_pooling_layer=False)
+    except OSError as exc:  # hub unreachable, unknown id, missing files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileNotFoundError(f"encoder source {source}: cannot load it ({reason})") from None
     if not tokenizer.is_fast:
         raise ValueError(f"{source}: a fast (tokenizers) tokenizer is needed")
-    model = AutoModel.from_pretrained(source, add_pooling_layer=False)
     provenance = {"source": source, "weights": source, "precision": "as published"}
     return ResolvedSource(model, tokenizer, provenance)
 

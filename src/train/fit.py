@@ -1,6 +1,5 @@
 """Model fitting for the `train` stage: build the configured kind, fit, set the troll threshold."""
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,11 +8,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve
 from triage.models.artifact import TriageModel
-from triage.models.baseline import KIND as LINEAR_KIND
-from triage.models.baseline import LinearConfig, TfidfLinearClassifier
 from triage.models.langid import LangIdConfig, LanguageIdentifier
-from triage.models.transformer import KIND as TRANSFORMER_KIND
 from triage.train.config import ConfigError, read_yaml
+from triage.train.distributed import is_main_process
+from triage.train.kinds import build_trainer
 
 
 @dataclass
@@ -43,11 +41,6 @@ class ModelConfig:
         )
 
 
-def is_main_process() -> bool:
-    """Rank 0 of a data-parallel run (`accelerate launch`, `torchrun`) or the only process."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def read_split(path: Path) -> pd.DataFrame:
     frame = pd.read_json(path, lines=True, dtype={"troll": bool, "text": str})
     if frame.empty:
@@ -63,22 +56,6 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(thresholds[best])
 
 
-def build_classifier(config: ModelConfig):
-    """The kind's trainer: its `fit(...)` returns the fitted classifier (may be itself)."""
-    if config.kind == LINEAR_KIND:
-        return TfidfLinearClassifier(LinearConfig.from_dict(config.params))
-    if config.kind == TRANSFORMER_KIND:
-        # Imported here: the baseline path never loads the transformer's libraries.
-        from triage.train.transformer_fit import TransformerConfig, TransformerFitter
-
-        try:
-            return TransformerFitter(TransformerConfig.from_dict(config.params))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{config.path}: {exc}") from exc
-    known = ", ".join((LINEAR_KIND, TRANSFORMER_KIND))
-    raise ConfigError(f"{config.path}: unknown model kind {config.kind!r} (known: {known})")
-
-
 def _check_labels(frame: pd.DataFrame, split: str) -> None:
     """Both heads need every class they will be asked about; say so before sklearn does."""
     if frame.troll.nunique() < 2:
@@ -92,7 +69,7 @@ def fit_model(train: pd.DataFrame, valid: pd.DataFrame, config: ModelConfig) -> 
     helper ranks of a data-parallel run)."""
     _check_labels(train, "train")
     _check_labels(valid, "valid")
-    classifier = build_classifier(config).fit(
+    classifier = build_trainer(config.kind, config.params, config.path).fit(
         train.text.tolist(),
         train.cause.tolist(),
         train.troll.tolist(),

@@ -3,18 +3,17 @@
 `train` writes a draft into the model folder with what it knows (data, hyper-parameters,
 valid metrics); `evaluate` completes it with the test split and the confusion matrices. Figures
 on the real-comment benchmark appear only when they were measured for this very model (same
-`model.joblib` hash); otherwise the card says they were not, never showing an older model's.
+artifact digest); otherwise the card says they were not, never showing an older model's.
 The card quotes only our own corpus, never benchmark texts.
 """
 
-import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from triage.models.artifact import MANIFEST, PAYLOAD, read_manifest
+from triage.models.artifact import MANIFEST, artifact_digest, read_manifest
 from triage.models.labels import CAUSE_MEANINGS, CAUSES, LANGS, TROLL_MEANING
 from triage.train.metrics import SCOPES
 
@@ -26,7 +25,7 @@ def model_identity(model_dir: Path) -> dict[str, Any]:
     """Name, version, payload hash and MLflow run of a model folder: what results are tagged with."""
     manifest = read_manifest(model_dir)
     return {
-        "sha256": hashlib.sha256((model_dir / PAYLOAD).read_bytes()).hexdigest(),
+        "sha256": artifact_digest(model_dir),
         "mlflow_run_id": manifest.get("mlflow", {}).get("run_id"),
         "created": manifest.get("created"),
     }
@@ -165,7 +164,7 @@ def render_card(
         f"# Model card: {name} version {version}",
         "",
         f"Kind `{manifest.get('kind')}` (config `{manifest.get('config')}`), trained "
-        f"{manifest.get('created')}; `model.joblib` sha256 `{identity['sha256'][:16]}`; MLflow run "
+        f"{manifest.get('created')}; artifact sha256 `{identity['sha256'][:16]}`; MLflow run "
         f"`{identity.get('mlflow_run_id') or 'not tracked'}`; training data sha256 "
         f"`{str(data.get('sha256', 'unknown'))[:16]}`. Card written "
         f"{datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.",
@@ -229,7 +228,7 @@ def render_card(
         files = sorted({Path(f["path"]).name for _, r in mine for f in r.get("data", {}).get("files", [])})
         out += [
             "",
-            f"Measured for this model version (same `model.joblib` hash) on {', '.join(files)} "
+            f"Measured for this model version (same artifact digest) on {', '.join(files)} "
             f"(`reports/benchmark/{{{','.join(n for n, _ in mine)}}}/metrics.json`).",
         ]
     else:

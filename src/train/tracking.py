@@ -19,7 +19,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
-from triage.models.artifact import load_model, read_manifest
+from triage.models.artifact import ARTIFACT_TAG, artifact_digest, load_model, read_manifest
 from triage.models.pyfunc import ARTIFACT_KEY, scores_frame
 from triage.models.transformer import KIND as TRANSFORMER_KIND
 
@@ -127,6 +127,7 @@ def log_and_register(
         client.set_model_version_tag(
             model_name, version, SELECTION_METRIC, str(metrics.get(SELECTION_METRIC))
         )
+        client.set_model_version_tag(model_name, version, ARTIFACT_TAG, artifact_digest(model_dir))
         promoted, previous = _maybe_promote(client, model_name, version, metrics.get(SELECTION_METRIC))
         return {
             "run_id": run.info.run_id,

@@ -21,8 +21,8 @@ import numpy as np
 from sklearn.metrics import f1_score
 from triage.models.calibration import calibrate_logits
 from triage.models.labels import CAUSES
-from triage.models.transformer import TOKENIZER_FILE, TransformerClassifier
-from triage.train.fit import is_main_process
+from triage.models.transformer import ONNX_FILE, TOKENIZER_FILE, TransformerClassifier
+from triage.train.distributed import is_main_process
 
 log = logging.getLogger(__name__)
 SPECIAL_TOKENS = {"pad": "[PAD]", "unk": "[UNK]", "cls": "[CLS]", "sep": "[SEP]", "mask": "[MASK]"}
@@ -63,6 +63,8 @@ class TransformerConfig:
     calibration: str = "temperature"
     onnx: bool = True
     quantize: bool = False
+    """Try int8 ONNX weights; kept only where decisions agree with fp32 on `min_int8_agreement` of valid."""
+    min_int8_agreement: float = 0.97
     threads: int | None = None
 
     @classmethod
@@ -200,10 +202,42 @@ def _training_arguments(config: TransformerConfig, output_dir: str):
     )
 
 
+def try_int8(classifier: TransformerClassifier, valid_texts: Sequence[str], min_agreement: float) -> dict:
+    """Quantise model.onnx to int8 and keep it only if cause and troll decisions on valid agree
+    with fp32 on at least `min_agreement` of comments (at the 0.5 troll score)."""
+    from triage.train.onnx_export import decision_agreement, quantize_onnx
+
+    folder = classifier._folder
+    full, quantized = folder / ONNX_FILE, folder / "model.int8.onnx"
+    reference = classifier.use_backend("onnx").predict_proba(valid_texts)
+    quantize_onnx(full, quantized)
+    full.rename(folder / "model.float32.onnx")
+    quantized.rename(full)
+    candidate = classifier.use_backend("onnx").predict_proba(valid_texts)
+    agreement = decision_agreement(reference, candidate, 0.5)
+    kept = agreement >= min_agreement
+    if kept:
+        (folder / "model.float32.onnx").unlink()
+    else:
+        full.unlink()
+        (folder / "model.float32.onnx").rename(full)
+    classifier.use_backend("auto")
+    log.info(
+        "int8 ONNX: %.1f%% of valid decisions agree with fp32 -> %s",
+        100 * agreement,
+        "kept" if kept else "fp32",
+    )
+    return {"valid_decision_agreement": round(agreement, 4), "min_agreement": min_agreement, "kept": kept}
+
+
 class TransformerFitter:
     """`fit` trains, exports and calibrates; it returns the `TransformerClassifier`."""
 
     kind = "transformer"
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "TransformerFitter":
+        return cls(TransformerConfig.from_dict(params))
 
     def __init__(self, config: TransformerConfig):
         self.config = config
@@ -269,7 +303,7 @@ class TransformerFitter:
         if config.onnx:
             from triage.train.onnx_export import export_onnx
 
-            files.append(export_onnx(model, tokenizer, folder, quantize=config.quantize))
+            files.append(export_onnx(model, tokenizer, folder))
         settings = {
             **{k: v for k, v in asdict(config).items() if k != "onnx"},
             "pad_id": tokenizer.pad_token_id,
@@ -283,5 +317,7 @@ class TransformerFitter:
         classifier.troll_calibrator = calibrate_logits(
             troll_logits, np.asarray(valid_trolls, int), config.calibration
         )
+        if config.onnx and config.quantize:
+            self.training_info["int8"] = try_int8(classifier, valid_texts, config.min_int8_agreement)
         classifier.training_info = self.training_info
         return classifier

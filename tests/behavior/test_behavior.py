@@ -4,7 +4,7 @@ Each test prints its pass rate per language and asserts a floor. The floors sit 
 under the rates measured when the normalisation was last changed (reports/robustness.json,
 "after"), so a change that makes the model more brittle fails here, while the noise of a
 retrained model does not. Where the rate is low, the floor records a known weakness rather
-than a goal: see README "Robustness".
+than a goal: see docs/robustness.md.
 """
 
 import pytest

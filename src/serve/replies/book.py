@@ -1,0 +1,248 @@
+"""Reply suggestions: what a good support team would do with each comment, and what to post.
+
+The policy (docs/replies.md): never feed trolls, spam or flame (no reply; report the worst);
+answer a complaint publicly and politely: name the problem in our own words (its sub-case),
+apologise, acknowledge what the customer already gave, and give one concrete next step with the
+company's own response time; thank only for praise the model is sure of and never under a comment
+that names a problem; answer a question by inviting it to a private channel; send unclear cases
+to a person with a draft. A reply promises only what the company settings say, never an action
+nobody took. Templates live in `configs/replies/<lang>.yaml`, company settings in
+`configs/replies/settings.yaml`; both are validated when loaded, never at request time.
+"""
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from babel import Locale
+from pydantic import ValidationError
+from triage.models.labels import LANGS, OTHER_LANG
+from triage.serve.replies.details import find_details
+from triage.serve.replies.names import NameRules, greeting_form
+from triage.serve.replies.priority import intensity, priority, respond_by
+from triage.serve.replies.settings import ReplyConfigError, ReplySettings
+from triage.serve.replies.subcases import SubcaseChooser
+from triage.serve.replies.templates import LanguageTemplates, check_placeholders, read_yaml
+
+DRAFT_LANG_FOR_OTHER = "en"
+REPLIES_ENV = "TRIAGE_REPLIES_DIR"
+
+Action = Literal["reply", "human_review", "do_not_engage"]
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    action: Action
+    reply: str | None
+    report: bool
+    reason: str | None
+    variant: tuple[str, int] | None = None
+    """(template group, index): lets a batch avoid two identical suggestions in a row."""
+    subcase: str | None = None
+    priority: str = "normal"
+    priority_score: float = 0.0
+    respond_by: datetime | None = None
+
+
+def _stable_index(key: str, size: int) -> int:
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % size
+
+
+class ReplyBook:
+    """Validated templates and recognisers for every language plus the default company settings."""
+
+    def __init__(self, templates: dict[str, LanguageTemplates], settings: ReplySettings):
+        self.templates = templates
+        self.settings = settings
+        self._plural = {lang: Locale.parse(lang).plural_form for lang in templates}
+        self.choosers = {
+            lang: SubcaseChooser({name: sub.match for name, sub in book.subcases.items()})
+            for lang, book in templates.items()
+        }
+        every = [p for book in templates.values() for p in (*book.not_a_name, *book.signals.profanity)]
+        self.names = NameRules(every)
+        self._signals = {
+            lang: tuple([_compile(p) for p in patterns] for patterns in (s.urgency, s.profanity, s.complaint))
+            for lang, s in ((lang, book.signals) for lang, book in templates.items())
+        }
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None) -> "ReplyBook":
+        folder = Path(folder) if folder is not None else default_replies_dir()
+        settings_path = folder / "settings.yaml"
+        try:
+            settings = ReplySettings.model_validate(read_yaml(settings_path))
+        except ValidationError as exc:
+            raise ReplyConfigError(f"{settings_path}: {exc}") from exc
+        templates = {}
+        for lang in LANGS:
+            path = folder / f"{lang}.yaml"
+            try:
+                parsed = LanguageTemplates.model_validate(read_yaml(path))
+                check_placeholders(lang, parsed)
+            except (ValidationError, ValueError) as exc:
+                if isinstance(exc, ReplyConfigError):
+                    raise
+                raise ReplyConfigError(f"{path}: {exc}") from exc
+            templates[lang] = parsed
+        return cls(templates, settings)
+
+    def _response_time(self, lang: str, hours: int) -> str:
+        spec = self.templates[lang].response_time
+        form = self._plural[lang](hours)
+        return spec.phrase.format(count=hours, unit=spec.unit.get(form, spec.unit["other"]))
+
+    def _greeting(self, lang: str, name: str | None, settings: ReplySettings) -> str:
+        book = self.templates[lang]
+        first = self.names.first_name(name, settings.brand)
+        if first is None:
+            return book.greeting.without_name
+        return book.greeting.with_name.format(name=greeting_form(first, lang))
+
+    def _channel(self, lang: str, settings: ReplySettings) -> str:
+        return settings.profile.private_channel.get(lang) or self.templates[lang].private_channel
+
+    def compose(
+        self,
+        lang: str,
+        cause: str,
+        subcase: str | None,
+        index: int,
+        name: str | None,
+        settings: ReplySettings,
+        text: str = "",
+    ) -> str:
+        """Greeting; the sub-case's (else the cause's) text; for complaints the details already
+        given, the next step and any configured compensation; signature."""
+        book = self.templates[lang]
+        response_time = self._response_time(lang, settings.response_time_hours)
+        channel = self._channel(lang, settings)
+        variants = book.subcases[subcase].replies if subcase else book.causes[cause]
+        body = [variants[index].format(brand=settings.brand, channel=channel, response_time=response_time)]
+        parts = [self._greeting(lang, name, settings)]
+        if cause != "none":
+            details = find_details(text)
+            if details.reference:
+                body.append(book.details.reference.format(reference=details.reference))
+            if details.amount:
+                body.append(book.details.amount.format(amount=details.amount))
+            if details.reference:
+                body.append(book.next_step.given.format(channel=channel, response_time=response_time))
+            else:
+                ask = book.ask_for[settings.profile.asks_for]
+                body.append(book.next_step.ask.format(ask=ask, channel=channel, response_time=response_time))
+        parts.append(" ".join(body))
+        offer = settings.compensation.offer.get(lang)
+        if cause != "none" and cause in settings.compensation.causes and offer:
+            parts.append(book.compensation.format(offer=offer))
+        parts.append(book.signature.format(brand=settings.brand))
+        return "\n\n".join(parts)
+
+    def _variants(self, lang: str, cause: str, subcase: str | None) -> int:
+        book = self.templates[lang]
+        return len(book.subcases[subcase].replies) if subcase else len(book.causes[cause])
+
+    def suggest(
+        self,
+        *,
+        lang: str,
+        cause: str,
+        cause_score: float,
+        troll: bool,
+        troll_score: float,
+        key: str,
+        text: str = "",
+        none_score: float | None = None,
+        name: str | None = None,
+        created_at: datetime | None = None,
+        settings: ReplySettings | None = None,
+        avoid: tuple[str, int] | None = None,
+    ) -> Suggestion:
+        """The action, reply, sub-case and priority for one comment; `key` (its id, else its text)
+        picks the wording; `none_score` is the model's score for "no complaint"."""
+        settings = settings or self.settings
+        thresholds = settings.thresholds
+        windows = settings.respond_within_minutes
+        if troll:
+            level, score = priority("troll", troll_score)
+            report = troll_score >= thresholds.report_troll_at
+            reason = "troll, spam or flame: no public reply"
+            return Suggestion("do_not_engage", None, report, reason, None, None, level, score, None)
+        reply_lang = lang if lang in self.templates else DRAFT_LANG_FOR_OTHER
+        chooser = self.choosers[reply_lang]
+        subcase = chooser.choose(cause, text)
+        if cause == "none" and subcase is None:
+            subcase = "other"
+        none_score = cause_score if none_score is None and cause == "none" else (none_score or 0.0)
+        action: Action = "reply"
+        reason: str | None = None
+        if cause == "none":
+            kind = subcase or "other"
+            if subcase == "praise":
+                unsure = (
+                    none_score < thresholds.thank_at
+                    or troll_score >= thresholds.thank_troll_below
+                    or any(p.search(text) for p in self._signals[reply_lang][2])
+                )
+                if unsure:
+                    subcase, kind, action = "other", "other", "human_review"
+                    reason = "praise not certain (complaint or sarcasm possible): no thank-you unchecked"
+            if subcase == "other" and action == "reply":
+                action, reason = (
+                    "human_review",
+                    "no complaint, question or suggestion recognised: a person decides",
+                )
+            level, score = priority(kind, cause_score)
+        else:
+            urgency, profanity, _ = self._signals[reply_lang]
+            level, score = priority("complaint", cause_score, intensity(text, urgency, profanity))
+        group = f"{reply_lang}:{subcase or cause}"
+        size = self._variants(reply_lang, cause, subcase)
+        index = _stable_index(key, size)
+        if avoid == (group, index):
+            index = (index + 1) % size
+        reply = self.compose(reply_lang, cause, subcase, index, name, settings, text)
+        if lang == OTHER_LANG:
+            action, reason = "human_review", "language not supported: English draft for review"
+        elif cause_score < thresholds.human_review_below:
+            action = "human_review"
+            reason = (
+                f"low confidence: top cause score {cause_score:.2f} < {thresholds.human_review_below:.2f}"
+            )
+        due = respond_by(created_at, level, windows)
+        return Suggestion(action, reply, False, reason, (group, index), subcase, level, score, due)
+
+    def suggest_batch(
+        self,
+        rows: Sequence[dict[str, Any]],
+        settings: Mapping[str, Any] | ReplySettings | None = None,
+    ) -> list[Suggestion]:
+        """Suggestions in order; no two consecutive replies use the same template variant."""
+        resolved = self.settings.merged(settings)
+        suggestions: list[Suggestion] = []
+        previous: tuple[str, int] | None = None
+        for row in rows:
+            suggestion = self.suggest(**row, settings=resolved, avoid=previous)
+            suggestions.append(suggestion)
+            previous = suggestion.variant or previous
+        return suggestions
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def default_replies_dir() -> Path:
+    """`$TRIAGE_REPLIES_DIR`, else `configs/replies` here, else the one beside the package."""
+    if os.environ.get(REPLIES_ENV):
+        return Path(os.environ[REPLIES_ENV])
+    local = Path("configs/replies")
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parents[3] / "configs" / "replies"

@@ -1,0 +1,56 @@
+"""The sub-case benchmark and the reply-review harness run end to end on small inputs."""
+
+import importlib.util
+import json
+import sys
+
+from triage.serve.predictor import Predictor
+from triage.serve.replies import ReplyBook
+
+from tests.conftest import PROJECT
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, PROJECT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ROWS = [
+    {"lang": "en", "cause": "price", "troll": False, "subcase": "unexpected_charge", "text": "charged twice"},
+    {"lang": "en", "cause": "price", "troll": False, "subcase": "fees", "text": "hmm"},
+    {"lang": "uk", "cause": "none", "troll": False, "subcase": "question", "text": "Чи працює роумінг?"},
+    {"lang": "ru", "cause": "none", "troll": True, "text": "ерунда"},
+]
+
+
+def test_subcase_benchmark_counts_right_wrong_and_unanswered():
+    report = _load("subcases").evaluate(ROWS, ReplyBook.load(PROJECT / "configs" / "replies"))
+    assert report["all"]["n"] == 3  # the troll row has no sub-case
+    assert report["per_language"]["en"] == {
+        "n": 2, "accuracy": 0.5, "coverage": 0.5, "precision_when_answered": 1.0
+    }  # fmt: skip
+    assert report["per_subcase"]["uk"]["question"]["accuracy"] == 1.0
+    assert report["confusion"]["en:fees"] == {"generic": 1}
+
+
+def test_reply_review_samples_wave_two_and_leaves_judgements_empty(fitted_model, tmp_path):
+    review = _load("reply_review")
+    rows = [
+        {"id": f"{lang}{w}-{i}", "lang": lang, "text": f"comment {i}", "wave": w}
+        for lang in ("ru", "uk", "bg", "en")
+        for w in (1, 2)
+        for i in range(10)
+    ]
+    picked = review.sample(rows, 6, seed=1)
+    assert len(picked) == 24
+    assert sum(r["wave"] == 2 for r in picked if r["lang"] == "bg") == 3
+    assert picked == review.sample(rows, 6, seed=1)
+    sheet = review.review_rows(Predictor(fitted_model), picked[:4])
+    assert all(row[j] is None for row in sheet for j in review.JUDGEMENTS)
+    assert {"comment", "predicted", "action", "reply", "priority"} <= set(sheet[0])
+    page = review.markdown(sheet, "test-model")
+    assert page.count("- [ ] action_right") == 4
+    json.dumps(sheet, ensure_ascii=False)
