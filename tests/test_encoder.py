@@ -147,7 +147,7 @@ def test_fine_tuning_the_converted_encoder_on_a_tiny_slice(converted, sample_spl
         threads=2,
     )
     train = sample_splits["train"].groupby(["lang", "cause", "troll"]).head(1)
-    valid = sample_splits["valid"].groupby(["cause", "troll"]).head(2)
+    valid = sample_splits["valid"].groupby(["cause", "troll"]).head(5)  # 5-fold calibration
     model = fit_model(train, valid, config)
     classifier = model.classifier
     assert classifier.settings["prefix"] == "query: " and classifier.settings["pooling"] == "mean"
