@@ -25,8 +25,10 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from triage.models.artifact import load_model
-from triage.models.labels import CAUSES, LANGS
+from triage.models.labels import CAUSES
+from triage.train.encoder_check import mean_pooled
 from triage.train.fit import ModelConfig, best_f1_threshold, fit_model
+from triage.train.metrics import f1_by_language
 
 PROCESSED = Path("data/processed")
 WEIGHTS = np.round(np.linspace(0, 1, 11), 2)
@@ -38,21 +40,7 @@ def read(path: Path) -> pd.DataFrame:
 
 
 def scores(frame: pd.DataFrame, cause: np.ndarray, troll: np.ndarray) -> dict:
-    """Cause macro-F1 (over the causes present, as `evaluate`) and troll F1, overall and per language."""
-    out = {}
-    for scope in ("all", *LANGS):
-        mask = np.ones(len(frame), bool) if scope == "all" else (frame.lang == scope).to_numpy()
-        if not mask.any():
-            continue
-        truth = frame.cause.to_numpy()[mask]
-        present = [c for c in CAUSES if (truth == c).any()]
-        predicted = np.asarray(CAUSES)[cause[mask].argmax(1)]
-        out[scope] = {
-            "n": int(mask.sum()),
-            "cause_macro_f1": round(float(f1_score(truth, predicted, labels=present, average="macro")), 4),
-            "troll_f1": round(float(f1_score(frame.troll.to_numpy(bool)[mask], troll[mask])), 4),
-        }
-    return out
+    return f1_by_language(frame, np.asarray(CAUSES)[cause.argmax(1)], troll)
 
 
 def valid_macro(frame: pd.DataFrame, cause: np.ndarray) -> float:
@@ -60,28 +48,15 @@ def valid_macro(frame: pd.DataFrame, cause: np.ndarray) -> float:
 
 
 def embed(folder: Path, texts: list[str], batch_size: int = 32) -> np.ndarray:
-    """e5's own recipe: `query: ` prefix, mean pooling over the mask, L2 normalisation."""
-    import torch
+    """e5's own recipe (`query: ` prefix, mean pooling, L2 norm), batched by length."""
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
     model = AutoModel.from_pretrained(folder, add_pooling_layer=False).eval()
     order = np.argsort([len(t) for t in texts])
-    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            index = order[start : start + batch_size]
-            batch = tokenizer(
-                ["query: " + texts[i] for i in index],
-                padding=True,
-                truncation=True,
-                max_length=128,
-                return_tensors="pt",
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            pooled = (hidden * mask).sum(1) / mask.sum(1)
-            out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    vectors = mean_pooled(model, tokenizer, ["query: " + texts[i] for i in order], batch_size, max_length=128)
+    out = np.zeros_like(vectors)
+    out[order] = vectors
     return out
 
 

@@ -31,8 +31,9 @@ from queue import Empty
 import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
-from triage.models.labels import CAUSES, LANGS
+from triage.models.labels import CAUSES
 from triage.models.normalize import feature_text
+from triage.train.metrics import f1_by_language
 
 PROCESSED = Path("data/processed")
 GRID = {
@@ -52,23 +53,6 @@ FIXED = {
 }
 THROUGHPUT_N = 10_000
 LATENCY_N = 500
-
-
-def _f1s(frame: pd.DataFrame, causes: list[str], trolls: np.ndarray) -> dict:
-    out = {}
-    for scope in ("all", *LANGS):
-        mask = np.ones(len(frame), bool) if scope == "all" else (frame.lang == scope).to_numpy()
-        if not mask.any():
-            continue
-        truth = frame.cause.to_numpy()[mask]
-        present = [c for c in CAUSES if (truth == c).any()]  # as the evaluate stage averages
-        macro = f1_score(truth, np.asarray(causes)[mask], labels=present, average="macro", zero_division=0)
-        out[scope] = {
-            "n": int(mask.sum()),
-            "cause_macro_f1": round(float(macro), 4),
-            "troll_f1": round(float(f1_score(frame.troll.to_numpy(bool)[mask], trolls[mask])), 4),
-        }
-    return out
 
 
 def _best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -188,7 +172,8 @@ def run_fasttext(data: dict, queue) -> None:
         result["fit_seconds"] = round(model.fit_seconds, 2)
         result["size_mb"] = model.size_mb()
         result["metrics"] = {
-            name: _f1s(frame, *model.predict(frame.text.tolist())) for name, frame in data["eval"].items()
+            name: f1_by_language(frame, *model.predict(frame.text.tolist()))
+            for name, frame in data["eval"].items()
         }
         result["timings"] = _timings(model.predict, data["test"].text.tolist())
         result["peak_memory_mb"] = _peak_mb()
@@ -236,7 +221,9 @@ def run_ours(data: dict, queue, config_path: str | None = None, model_dir: str |
         "fit_seconds": round(fit_seconds, 2),
         "fit_note": "includes the language identifier and calibration",
         "size_mb": round(size, 2),
-        "metrics": {name: _f1s(frame, *predict(frame.text.tolist())) for name, frame in data["eval"].items()},
+        "metrics": {
+            name: f1_by_language(frame, *predict(frame.text.tolist())) for name, frame in data["eval"].items()
+        },
         "timings": _timings(predict, data["test"].text.tolist()),
         "timings_with_language_id": _timings(predict_with_language, data["test"].text.tolist()),
     }

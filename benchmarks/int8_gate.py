@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 from triage.models.artifact import load_model
 from triage.models.labels import CAUSES
+from triage.train.metrics import f1_by_language
 from triage.train.onnx_export import decision_agreement
 from triage.train.transformer_fit import try_int8
 
@@ -33,13 +33,8 @@ def read(path: Path) -> pd.DataFrame:
 
 
 def quality(frame: pd.DataFrame, probs: tuple, threshold: float) -> dict:
-    truth = frame.cause.to_numpy()
-    present = [c for c in CAUSES if (truth == c).any()]
-    causes = np.asarray(CAUSES)[probs[0].argmax(1)]
-    return {
-        "cause_macro_f1": round(float(f1_score(truth, causes, labels=present, average="macro")), 4),
-        "troll_f1": round(float(f1_score(frame.troll, probs[1] >= threshold)), 4),
-    }
+    scores = f1_by_language(frame, np.asarray(CAUSES)[probs[0].argmax(1)], probs[1] >= threshold, ("all",))
+    return {k: v for k, v in scores["all"].items() if k != "n"}
 
 
 def throughput(classifier, texts: list[str]) -> float:

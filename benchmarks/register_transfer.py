@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score
 from triage.models.artifact import load_model
 from triage.models.labels import CAUSES
 from triage.train.fit import ModelConfig, fit_model
+from triage.train.metrics import f1_by_language
 
 PROCESSED = Path("data/processed")
 
@@ -39,24 +39,16 @@ def read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def f1s(frame: pd.DataFrame, causes: np.ndarray, trolls: np.ndarray) -> dict:
-    truth = frame.cause.to_numpy()
-    present = [c for c in CAUSES if (truth == c).any()]
-    return {
-        "n": len(frame),
-        "cause_macro_f1": round(float(f1_score(truth, causes, labels=present, average="macro")), 4),
-        "troll_f1": round(float(f1_score(frame.troll.to_numpy(bool), trolls, zero_division=0)), 4),
-    }
-
-
 def measure(model, frame: pd.DataFrame, by: tuple[str, ...]) -> dict:
     cause, troll = model.classifier.predict_proba(frame.text.tolist())
     causes, trolls = np.asarray(CAUSES)[cause.argmax(1)], troll >= model.troll_threshold
-    out = {"all": f1s(frame, causes, trolls)}
+    out = f1_by_language(frame, causes, trolls, ("all",))
     for column in by:
         for value in sorted(frame[column].dropna().unique(), key=str):
             mask = (frame[column] == value).to_numpy()
-            out[f"{column}={value}"] = f1s(frame[mask], causes[mask], trolls[mask])
+            out[f"{column}={value}"] = f1_by_language(frame[mask], causes[mask], trolls[mask], ("all",))[
+                "all"
+            ]
     return out
 
 

@@ -113,3 +113,20 @@ def test_normalisation_of_a_maximal_hostile_comment_does_not_hang():
     worker.start()
     worker.join(timeout=20)
     assert not worker.is_alive()
+
+
+def test_f1_by_language_scores_each_language_over_the_causes_present():
+    import pandas as pd
+    from triage.train.metrics import f1_by_language
+
+    frame = pd.DataFrame(
+        {
+            "lang": ["ru", "ru", "en", "en"],
+            "cause": ["price", "defect", "price", "price"],
+            "troll": [True, False, False, True],
+        }
+    )
+    scores = f1_by_language(frame, ["price", "price", "price", "none"], [True, False, True, True])
+    assert scores["ru"] == {"n": 2, "cause_macro_f1": 0.3333, "troll_f1": 1.0}  # defect missed, price right
+    assert scores["en"]["cause_macro_f1"] == 0.6667 and scores["en"]["troll_f1"] == 0.6667
+    assert set(scores) == {"all", "ru", "en"}

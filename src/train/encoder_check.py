@@ -108,7 +108,9 @@ class EngineTokenizer:
         self._build.cleanup()
 
 
-def mean_pooled(model, tokenizer, texts: list[str], batch_size: int = 16) -> np.ndarray:
+def mean_pooled(
+    model, tokenizer, texts: list[str], batch_size: int = 16, max_length: int | None = None
+) -> np.ndarray:
     """L2-normalised mean of the last hidden state over the attention mask (e5's recipe)."""
     import torch
 
@@ -116,7 +118,11 @@ def mean_pooled(model, tokenizer, texts: list[str], batch_size: int = 16) -> np.
     with torch.inference_mode():
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True, return_tensors="pt"
+                texts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
             )
             hidden = model(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]

@@ -105,3 +105,20 @@ def headline(report: dict[str, Any]) -> dict[str, float | None]:
             values[f"{scope}_cause_macro_f1"] = report[scope]["cause"]["macro_f1"]
             values[f"{scope}_troll_f1"] = report[scope]["troll"]["f1"]
     return values
+
+
+def f1_by_language(frame: pd.DataFrame, causes, trolls, scopes: tuple[str, ...] = SCOPES) -> dict[str, Any]:
+    """Cause macro-F1 (over the causes present, as `cause_metrics`) and troll F1 for each scope
+    (`all` and the languages present): the headline pair the benchmarks compare models by."""
+    causes, trolls = np.asarray(causes), np.asarray(trolls, dtype=bool)
+    out: dict[str, Any] = {}
+    for scope in scopes:
+        mask = np.ones(len(frame), bool) if scope == "all" else (frame.lang == scope).to_numpy()
+        if not mask.any():
+            continue
+        truth = frame.cause.to_numpy()[mask]
+        present = [c for c in CAUSES if (truth == c).any()]
+        macro = f1_score(truth, causes[mask], labels=present, average="macro", zero_division=0)
+        troll = f1_score(frame.troll.to_numpy(bool)[mask], trolls[mask], zero_division=0)
+        out[scope] = {"n": int(mask.sum()), "cause_macro_f1": _r(macro), "troll_f1": _r(troll)}
+    return out
