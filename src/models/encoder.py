@@ -53,12 +53,17 @@ class MultiTaskEncoder(nn.Module):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
         cause_labels: torch.Tensor | None = None,
         troll_labels: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        """Token ids, or `inputs_embeds` where the encoder is the top view of
+        `triage.train.layer_cache` (training on cached lower-layer outputs)."""
+        hidden = self.encoder(
+            input_ids=input_ids, inputs_embeds=inputs_embeds, attention_mask=attention_mask
+        ).last_hidden_state
         if self.pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)

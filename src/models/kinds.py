@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from triage.models.baseline import KIND as LINEAR_KIND
 from triage.models.baseline import TfidfLinearClassifier
+from triage.models.blend import KIND as BLEND_KIND
+from triage.models.blend import BlendClassifier
 from triage.models.transformer import KIND as TRANSFORMER_KIND
 from triage.models.transformer import TransformerClassifier
 
@@ -31,6 +33,10 @@ KINDS: dict[str, Kind] = {
     TRANSFORMER_KIND: Kind(
         classifier=TransformerClassifier,
         trainer="triage.train.transformer_fit:TransformerFitter.from_params",
+    ),
+    BLEND_KIND: Kind(
+        classifier=BlendClassifier,
+        trainer="triage.train.blend_fit:BlendFitter.from_params",
     ),
 }
 

@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from triage.models.artifact import ARTIFACT_TAG, artifact_digest, load_model, read_manifest
+from triage.models.blend import KIND as BLEND_KIND
 from triage.models.pyfunc import ARTIFACT_KEY, scores_frame
 from triage.models.transformer import KIND as TRANSFORMER_KIND
 
@@ -65,7 +66,7 @@ def ensure_experiment(name: str) -> str:
 def serving_requirements(kind: str | None = None) -> list[str]:
     """Pinned pip requirements of the logged model, taken from this environment."""
     pins = []
-    names = _SERVING_PACKAGES + (_TRANSFORMER_PACKAGES if kind == TRANSFORMER_KIND else ())
+    names = _SERVING_PACKAGES + (_TRANSFORMER_PACKAGES if kind in (TRANSFORMER_KIND, BLEND_KIND) else ())
     for name in names:
         try:
             pins.append(f"{name}=={metadata.version(name)}")

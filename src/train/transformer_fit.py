@@ -58,6 +58,9 @@ class TransformerConfig:
     """Keep the word-embedding matrix fixed (250k rows in multilingual models)."""
     freeze_layers: int = 0
     """Keep the lowest N encoder layers fixed: less backward work per step."""
+    cache_frozen_layers: bool = True
+    """With frozen embeddings and `freeze_layers` > 0, compute the frozen layers once and train
+    the rest on their cached output (`triage.train.layer_cache`) instead of every step."""
     group_by_length: bool = False
     """Batch texts of similar length together in training (less padding)."""
     seed: int = 13
@@ -231,6 +234,16 @@ def try_int8(classifier: TransformerClassifier, valid_texts: Sequence[str], min_
     return {"valid_decision_agreement": round(agreement, 4), "min_agreement": min_agreement, "kept": kept}
 
 
+def _cached(encoder, frozen_layers: int, train_data, valid_data, batch_size: int):
+    """Datasets of the frozen layers' output, their collator and the encoder's top view."""
+    from triage.train.layer_cache import CachedDataset, collate_cached, hidden_states, split_encoder
+
+    bottom, top = split_encoder(encoder, frozen_layers)
+    cached = [CachedDataset(d, hidden_states(bottom, d, batch_size)) for d in (train_data, valid_data)]
+    log.info("cached the output of %d frozen layers for %d texts", frozen_layers, sum(map(len, cached)))
+    return cached[0], cached[1], collate_cached, top
+
+
 class TransformerFitter:
     """`fit` trains, exports and calibrates; it returns the `TransformerClassifier`."""
 
@@ -266,26 +279,36 @@ class TransformerFitter:
             pooling=config.pooling,
         )
         freeze(model.encoder, config.freeze_embeddings, config.freeze_layers)
+        train_data = _dataset(tokenizer, texts, causes, trolls, config.max_length, config.prefix)
+        valid_data = _dataset(
+            tokenizer, valid_texts, valid_causes, valid_trolls, config.max_length, config.prefix
+        )
+        started = time.perf_counter()
+        full_encoder, collator = model.encoder, None
+        if config.cache_frozen_layers and config.freeze_embeddings and config.freeze_layers:
+            train_data, valid_data, collator, model.encoder = _cached(
+                full_encoder, config.freeze_layers, train_data, valid_data, config.eval_batch_size
+            )
+            self.training_info["cached_layers"] = config.freeze_layers
+            self.training_info["cache_seconds"] = round(time.perf_counter() - started, 2)
         from transformers import DataCollatorWithPadding
 
         with tempfile.TemporaryDirectory(prefix="triage-checkpoints-") as checkpoints:
             trainer = Trainer(
                 model=model,
                 args=_training_arguments(config, checkpoints),
-                train_dataset=_dataset(tokenizer, texts, causes, trolls, config.max_length, config.prefix),
-                eval_dataset=_dataset(
-                    tokenizer, valid_texts, valid_causes, valid_trolls, config.max_length, config.prefix
-                ),
-                data_collator=DataCollatorWithPadding(tokenizer),
+                train_dataset=train_data,
+                eval_dataset=valid_data,
+                data_collator=collator or DataCollatorWithPadding(tokenizer),
                 compute_metrics=_compute_metrics,
                 callbacks=[EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)],
             )
-            started = time.perf_counter()
             result = trainer.train()
             seconds = time.perf_counter() - started
             state = trainer.state
+        model.encoder = full_encoder  # the top view's layers are the full encoder's own modules
         epochs = max(float(state.epoch or 0), 1e-9)
-        self.training_info = {
+        self.training_info |= {
             "epochs_run": round(epochs, 2),
             "train_seconds": round(seconds, 2),
             "seconds_per_epoch": round(seconds / epochs, 2),

@@ -1,0 +1,109 @@
+"""Training the blend kind: fit each member from its own config, then choose weights on valid.
+
+`params.members` lists model configs (`configs/e5-small.yaml`, `configs/linear.yaml`); each
+is fitted on the same train split and calibrated on valid by its own kind. The cause weight
+of the first member is the one of `weight_grid` with the best valid cause macro-F1, the troll
+weight the one with the best valid troll F1 at its own best threshold (two members: the
+second gets the rest). Ties go to the weight nearest an even split. `weights: [w, 1 - w]`
+fixes them instead. The blend's troll threshold is then tuned on valid like any kind's.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import f1_score
+from triage.models.blend import KIND, BlendClassifier
+from triage.models.labels import CAUSES
+
+
+@dataclass
+class BlendConfig:
+    members: list[str]
+    weights: str | list[float] = "tune"
+    weight_grid: list[float] = field(default_factory=lambda: [round(w, 2) for w in np.linspace(0, 1, 21)])
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "BlendConfig":
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"unknown blend setting(s): {', '.join(unknown)}")
+        config = cls(**values)
+        if not config.members or not all(isinstance(m, str) for m in config.members):
+            raise ValueError("blend members must be a list of model config paths")
+        if config.weights != "tune" and (
+            not isinstance(config.weights, list) or len(config.weights) != len(config.members)
+        ):
+            raise ValueError("weights must be 'tune' or one number per member")
+        if config.weights == "tune" and len(config.members) != 2:
+            raise ValueError("weights: tune needs exactly two members (give a list for more)")
+        return config
+
+
+def _best_weight(grid: list[float], score) -> tuple[float, dict[str, float]]:
+    scores = {w: score(w) for w in grid}
+    best = max(scores.values())
+    weight = min((w for w, s in scores.items() if s == best), key=lambda w: abs(w - 0.5))
+    return weight, {f"{w:.2f}": round(s, 4) for w, s in scores.items()}
+
+
+def _troll_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+    from triage.train.fit import best_f1_threshold
+
+    return float(f1_score(labels, scores >= best_f1_threshold(labels, scores)))
+
+
+class BlendFitter:
+    kind = KIND
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> "BlendFitter":
+        return cls(BlendConfig.from_dict(params))
+
+    def __init__(self, config: BlendConfig):
+        self.config = config
+
+    def fit(self, texts, causes, trolls, valid_texts, valid_causes, valid_trolls) -> BlendClassifier:
+        from triage.train.fit import ModelConfig
+        from triage.train.kinds import build_trainer
+
+        members, infos = [], []
+        for path in map(Path, self.config.members):
+            config = ModelConfig.read(path)
+            if config.kind == KIND:
+                raise ValueError(f"{path}: a blend member cannot be a blend")
+            member = build_trainer(config.kind, config.params, path).fit(
+                texts, causes, trolls, valid_texts, valid_causes, valid_trolls
+            )
+            if member is None:
+                raise ValueError("blends are trained in one process (no data-parallel run)")
+            members.append(member)
+            infos.append({"config": str(path), "kind": member.kind, **getattr(member, "training_info", {})})
+        if self.config.weights == "tune":
+            outputs = [m.predict_proba(valid_texts) for m in members]
+            cause_truth = np.asarray(valid_causes)
+            troll_truth = np.asarray(valid_trolls, int)
+
+            def cause_score(w: float) -> float:
+                blended = w * outputs[0][0] + (1 - w) * outputs[1][0]
+                return float(f1_score(cause_truth, np.asarray(CAUSES)[blended.argmax(1)], average="macro"))
+
+            def troll_score(w: float) -> float:
+                return _troll_f1(troll_truth, w * outputs[0][1] + (1 - w) * outputs[1][1])
+
+            cause_w, cause_curve = _best_weight(self.config.weight_grid, cause_score)
+            troll_w, troll_curve = _best_weight(self.config.weight_grid, troll_score)
+            cause_weights, troll_weights = [cause_w, 1 - cause_w], [troll_w, 1 - troll_w]
+            tuning = {"valid_cause_macro_f1_by_weight": cause_curve, "valid_troll_f1_by_weight": troll_curve}
+        else:
+            cause_weights = troll_weights = list(self.config.weights)
+            tuning = {}
+        blend = BlendClassifier(members, cause_weights, troll_weights)
+        blend.training_info = {
+            "members": infos,
+            "cause_weights": blend.cause_weights,
+            "troll_weights": blend.troll_weights,
+            **tuning,
+        }
+        return blend
