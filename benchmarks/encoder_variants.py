@@ -96,25 +96,42 @@ def _ordered(head: LogisticRegression, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="artifacts/model")
-    parser.add_argument("--encoder", default="artifacts/encoder")
-    parser.add_argument("--fast-config", default="configs/linear.yaml")
-    parser.add_argument("--benchmark", default="../shared/benchmark")
-    parser.add_argument("--out", default="reports/encoder_variants.json")
-    args = parser.parse_args()
-    frames = {name: read(PROCESSED / f"{name}.jsonl") for name in ("train", "valid", "test")}
-    real_files = sorted(Path(args.benchmark).glob("real_*.jsonl"))
-    frames["real"] = pd.concat([read(p) for p in real_files], ignore_index=True)
-    evaluated = ("valid", "test", "real")
+def _tuned_threshold(frame: pd.DataFrame, troll: np.ndarray) -> float:
+    return best_f1_threshold(frame.troll.to_numpy(int), troll)
 
-    started = time.perf_counter()
-    tuned = load_model(Path(args.model))
-    if tuned.kind != "transformer":
-        raise SystemExit(f"{args.model} is a {tuned.kind} model; train the encoder first (dvc repro)")
+
+def from_blend(model, frames: dict[str, pd.DataFrame], evaluated: tuple[str, ...]) -> dict[str, dict]:
+    """The pipeline's blend and each of its members alone (a member's troll threshold tuned on
+    valid, as the blend's was)."""
+    results: dict[str, dict] = {}
+    members = dict(zip(model.classifier.member_kinds, model.classifier.members, strict=True))
+    for name, member in (("fine_tuned", members["transformer"]), ("tfidf", members["tfidf_linear"])):
+        probs = {n: member.predict_proba(frames[n].text.tolist()) for n in evaluated}
+        threshold = _tuned_threshold(frames["valid"], probs["valid"][1])
+        results[name] = {
+            "settings": {"troll_threshold": round(threshold, 4)},
+            **{n: scores(frames[n], p[0], p[1] >= threshold) for n, p in probs.items()},
+        }
+    blend = model.classifier
+    probs = {n: blend.predict_proba(frames[n].text.tolist()) for n in evaluated}
+    results["blend"] = {
+        "settings": {
+            "cause_weights": blend.cause_weights,
+            "troll_weights": blend.troll_weights,
+            "troll_threshold": round(model.troll_threshold, 4),
+            "chosen_on_valid_by": "the blend kind at training (triage.train.blend_fit)",
+        },
+        **{n: scores(frames[n], p[0], p[1] >= model.troll_threshold) for n, p in probs.items()},
+    }
+    return results
+
+
+def blend_by_hand(
+    tuned, frames: dict[str, pd.DataFrame], evaluated: tuple[str, ...], fast_config: Path
+) -> dict:
+    """A fine-tuned transformer model and a TF-IDF model fitted here, averaged with one weight."""
     tuned_probs = {name: tuned.classifier.predict_proba(frames[name].text.tolist()) for name in evaluated}
-    fast = fit_model(frames["train"], frames["valid"], ModelConfig.read(Path(args.fast_config)))
+    fast = fit_model(frames["train"], frames["valid"], ModelConfig.read(fast_config))
     fast_probs = {name: fast.classifier.predict_proba(frames[name].text.tolist()) for name in evaluated}
 
     results: dict[str, dict] = {}
@@ -149,6 +166,30 @@ def main() -> None:
         ],
         **{n: scores(frames[n], p[0], p[1] >= threshold) for n, p in blend_probs.items()},
     }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="artifacts/model")
+    parser.add_argument("--encoder", default="artifacts/encoder")
+    parser.add_argument("--fast-config", default="configs/linear.yaml")
+    parser.add_argument("--benchmark", default="../shared/benchmark")
+    parser.add_argument("--out", default="reports/encoder_variants.json")
+    args = parser.parse_args()
+    frames = {name: read(PROCESSED / f"{name}.jsonl") for name in ("train", "valid", "test")}
+    real_files = sorted(Path(args.benchmark).glob("real_*.jsonl"))
+    frames["real"] = pd.concat([read(p) for p in real_files], ignore_index=True)
+    evaluated = ("valid", "test", "real")
+
+    started = time.perf_counter()
+    model = load_model(Path(args.model))
+    if model.kind == "blend":  # the default: its members are the fine-tuned encoder and TF-IDF
+        results = from_blend(model, frames, evaluated)
+    elif model.kind == "transformer":
+        results = blend_by_hand(model, frames, evaluated, Path(args.fast_config))
+    else:
+        raise SystemExit(f"{args.model} is a {model.kind} model; train the encoder first (dvc repro)")
     vectors = {name: embed(Path(args.encoder), frames[name].text.tolist()) for name in ("train", *evaluated)}
     frozen_probs, frozen_settings = frozen_heads(vectors, frames)
     results["frozen"] = {

@@ -6,6 +6,12 @@ beat either alone on valid. Each member is saved by its own kind into a subfolde
 (`member-0-transformer/`, `member-1-tfidf_linear/`, ...); `blend.json` names them and holds
 the weights that training chose on valid. Every member file is listed in the artifact's
 manifest with its sha256, so loading verifies them like any other file.
+
+A cascade makes the blend cheap where it can be: the fast member (TF-IDF, thousands of
+comments a second) scores every comment, and where it is confident (top cause probability at
+least `min_cause_proba` and troll probability at least `min_troll_margin` from 0.5) its
+answer stands; only the rest go through the other members. Training picks the two bounds on
+valid (`triage.train.blend_fit`); without them every comment goes through every member.
 """
 
 from collections.abc import Sequence
@@ -25,7 +31,11 @@ class BlendClassifier:
     kind = KIND
 
     def __init__(
-        self, members: Sequence[Any], cause_weights: Sequence[float], troll_weights: Sequence[float]
+        self,
+        members: Sequence[Any],
+        cause_weights: Sequence[float],
+        troll_weights: Sequence[float],
+        cascade: dict[str, Any] | None = None,
     ):
         if not members:
             raise ValueError("a blend needs at least one member")
@@ -37,6 +47,7 @@ class BlendClassifier:
         self.members = list(members)
         self.cause_weights = [float(w) for w in cause_weights]
         self.troll_weights = [float(w) for w in troll_weights]
+        self.cascade = _checked_cascade(cascade, len(self.members))
         self.training_info: dict[str, Any] = {}
 
     @property
@@ -51,7 +62,27 @@ class BlendClassifier:
         ]
 
     def predict_proba(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        return self.combine(self.member_proba(texts))
+        if not self.cascade:
+            return self.combine(self.member_proba(texts))
+        fast_index = self.cascade["fast_member"]
+        cause, troll = self.members[fast_index].predict_proba(texts)
+        rest = np.flatnonzero(~self.confident(cause, troll))
+        if rest.size:
+            subset = [texts[i] for i in rest]
+            outputs = [
+                (cause[rest], troll[rest]) if i == fast_index else member.predict_proba(subset)
+                for i, member in enumerate(self.members)
+            ]
+            cause, troll = cause.copy(), troll.copy()
+            cause[rest], troll[rest] = self.combine(outputs)
+        return cause, troll
+
+    def confident(self, cause: np.ndarray, troll: np.ndarray, cascade: dict | None = None) -> np.ndarray:
+        """Where the fast member's own answer stands (the cascade's rule)."""
+        rule = cascade or self.cascade
+        return (cause.max(axis=1) >= rule["min_cause_proba"]) & (
+            np.abs(troll - 0.5) >= rule["min_troll_margin"]
+        )
 
     def combine(self, probabilities: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """The weighted average of members' outputs (as `member_proba` returns them)."""
@@ -75,6 +106,7 @@ class BlendClassifier:
                 ],
                 "cause_weights": self.cause_weights,
                 "troll_weights": self.troll_weights,
+                "cascade": self.cascade,
             },
         )
         return [*names, STATE_JSON]
@@ -97,4 +129,22 @@ class BlendClassifier:
             members.append(
                 loader(kind).load_state(path / folder, manifest.model_copy(update={"files": files}))
             )
-        return cls(members, state["cause_weights"], state["troll_weights"])
+        return cls(members, state["cause_weights"], state["troll_weights"], state.get("cascade"))
+
+
+def _checked_cascade(cascade: dict[str, Any] | None, n_members: int) -> dict[str, Any] | None:
+    if not cascade:
+        return None
+    expected = {"fast_member", "min_cause_proba", "min_troll_margin"}
+    if set(cascade) != expected:
+        raise ValueError(f"a cascade needs exactly {', '.join(sorted(expected))}")
+    fast = cascade["fast_member"]
+    if not isinstance(fast, int) or not 0 <= fast < n_members:
+        raise ValueError(f"cascade fast_member {fast!r} is not a member index")
+    if not 0 <= cascade["min_cause_proba"] <= 1 or not 0 <= cascade["min_troll_margin"] <= 0.5:
+        raise ValueError("cascade bounds out of range (cause proba 0..1, troll margin 0..0.5)")
+    return {
+        "fast_member": fast,
+        "min_cause_proba": float(cascade["min_cause_proba"]),
+        "min_troll_margin": float(cascade["min_troll_margin"]),
+    }

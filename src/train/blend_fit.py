@@ -6,6 +6,11 @@ of the first member is the one of `weight_grid` with the best valid cause macro-
 weight the one with the best valid troll F1 at its own best threshold (two members: the
 second gets the rest). Ties go to the weight nearest an even split. `weights: [w, 1 - w]`
 fixes them instead. The blend's troll threshold is then tuned on valid like any kind's.
+
+`cascade: tune` then looks, on valid, for the bounds under which the fast member's answer
+stands (`triage.models.blend`): of the points of `cascade_grid` whose cause macro-F1 and troll
+F1 are each at most `cascade_max_valid_loss` below the full blend's, the one that sends the
+fewest comments to the other members. None qualifies: no cascade.
 """
 
 from dataclasses import dataclass, field
@@ -23,6 +28,16 @@ class BlendConfig:
     members: list[str]
     weights: str | list[float] = "tune"
     weight_grid: list[float] = field(default_factory=lambda: [round(w, 2) for w in np.linspace(0, 1, 21)])
+    cascade: str = "off"
+    """`tune` (bounds chosen on valid) or `off` (every comment through every member)."""
+    cascade_fast_member: int = 1
+    cascade_max_valid_loss: float = 0.01
+    cascade_grid: dict[str, list[float]] = field(
+        default_factory=lambda: {
+            "min_cause_proba": [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98],
+            "min_troll_margin": [0.1, 0.2, 0.3, 0.4, 0.45],
+        }
+    )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "BlendConfig":
@@ -38,6 +53,10 @@ class BlendConfig:
             raise ValueError("weights must be 'tune' or one number per member")
         if config.weights == "tune" and len(config.members) != 2:
             raise ValueError("weights: tune needs exactly two members (give a list for more)")
+        if config.cascade not in ("tune", "off"):
+            raise ValueError(f"cascade must be 'tune' or 'off', not {config.cascade!r}")
+        if not 0 <= config.cascade_fast_member < len(config.members):
+            raise ValueError(f"cascade_fast_member {config.cascade_fast_member} is not a member index")
         return config
 
 
@@ -80,10 +99,11 @@ class BlendFitter:
                 raise ValueError("blends are trained in one process (no data-parallel run)")
             members.append(member)
             infos.append({"config": str(path), "kind": member.kind, **getattr(member, "training_info", {})})
-        if self.config.weights == "tune":
+        cause_truth, troll_truth = np.asarray(valid_causes), np.asarray(valid_trolls, int)
+        outputs = None
+        if self.config.weights == "tune" or self.config.cascade == "tune":
             outputs = [m.predict_proba(valid_texts) for m in members]
-            cause_truth = np.asarray(valid_causes)
-            troll_truth = np.asarray(valid_trolls, int)
+        if self.config.weights == "tune":
 
             def cause_score(w: float) -> float:
                 blended = w * outputs[0][0] + (1 - w) * outputs[1][0]
@@ -100,10 +120,53 @@ class BlendFitter:
             cause_weights = troll_weights = list(self.config.weights)
             tuning = {}
         blend = BlendClassifier(members, cause_weights, troll_weights)
+        if self.config.cascade == "tune":
+            blend.cascade, tuning["cascade_valid_curve"] = self._cascade(
+                blend, outputs, cause_truth, troll_truth
+            )
         blend.training_info = {
             "members": infos,
             "cause_weights": blend.cause_weights,
             "troll_weights": blend.troll_weights,
+            "cascade": blend.cascade,
             **tuning,
         }
         return blend
+
+    def _cascade(self, blend: BlendClassifier, outputs, cause_truth, troll_truth) -> tuple[dict | None, list]:
+        """The valid curve of the cascade's bounds and the chosen point (None: no cascade)."""
+        fast = self.config.cascade_fast_member
+        full_cause, full_troll = blend.combine(outputs)
+
+        def f1s(cause: np.ndarray, troll: np.ndarray) -> tuple[float, float]:
+            macro = f1_score(cause_truth, np.asarray(CAUSES)[cause.argmax(1)], average="macro")
+            return float(macro), _troll_f1(troll_truth, troll)
+
+        reference = f1s(full_cause, full_troll)
+        curve, best = [], None
+        grid = self.config.cascade_grid
+        for min_cause in grid["min_cause_proba"]:
+            for margin in grid["min_troll_margin"]:
+                rule = {"fast_member": fast, "min_cause_proba": min_cause, "min_troll_margin": margin}
+                sure = blend.confident(*outputs[fast], rule)
+                cause = np.where(sure[:, None], outputs[fast][0], full_cause)
+                scores = f1s(cause, np.where(sure, outputs[fast][1], full_troll))
+                point = {**rule, "routed_share": round(1 - float(sure.mean()), 4)}
+                point |= {"cause_macro_f1": round(scores[0], 4), "troll_f1": round(scores[1], 4)}
+                curve.append(point)
+                within = all(
+                    r - v <= self.config.cascade_max_valid_loss
+                    for r, v in zip(reference, scores, strict=True)
+                )
+                key = (point["routed_share"], -sum(scores))
+                if within and (best is None or key < best[0]):
+                    best = (key, rule)
+        curve.append(
+            {
+                "full_blend": True,
+                "routed_share": 1.0,
+                "cause_macro_f1": round(reference[0], 4),
+                "troll_f1": round(reference[1], 4),
+            }
+        )
+        return (best[1] if best else None), curve
