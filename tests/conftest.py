@@ -31,6 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+BOM = "\ufeff"
+HUGE_INT = "9" * 5000
+DEEP = "[" * 100_000 + "]" * 100_000
+"""Hostile JSON values: a byte-order mark, an integer over Python's 4,300 digits, deep nesting."""
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     """Rows may be dicts (dumped as JSON) or raw strings (written verbatim)."""
     with path.open("w", encoding="utf-8") as handle:

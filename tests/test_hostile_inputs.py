@@ -13,12 +13,9 @@ from triage.serve.batch import Columns, parts_dir, run_batch
 from triage.train.corpus import load_corpus
 from typer.testing import CliRunner
 
-from tests.conftest import write_jsonl
+from tests.conftest import BOM, DEEP, HUGE_INT, write_jsonl
 
 runner = CliRunner()
-BOM = "\ufeff"
-HUGE_INT = "9" * 5000
-DEEP = "[" * 100_000 + "]" * 100_000
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,20 @@ import random
 import mlflow
 import pandas as pd
 import pytest
+from triage.cli import app
 from triage.models.artifact import save_model
 from triage.models.labels import SCORE_COLUMNS
 from triage.serve.batch import REPLY_COLUMNS, Columns, run_batch
+from triage.serve.batch_io import BatchInputError
 from triage.serve.spark import run_spark_batch, spark_session
 from triage.train.tracking import log_and_register
+from typer.testing import CliRunner
 
-from tests.conftest import write_jsonl
+from tests.conftest import BOM, DEEP, HUGE_INT, write_jsonl
 
 pytestmark = pytest.mark.slow
 ROWS = 3000
+runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +92,91 @@ def test_spark_engine_equals_the_in_process_engine(registered, spark, stream, tm
     for column in [c for c in SCORE_COLUMNS if "score" in c]:
         assert on_spark[column].to_numpy() == pytest.approx(in_process[column].to_numpy(), abs=1e-9), column
     assert on_spark["cause"].nunique() >= 5 and on_spark["lang"].nunique() >= 4
+
+
+def _rejects(result) -> list[dict]:
+    return [json.loads(line) for p in sorted(result.rejects.glob("part-*")) for line in p.open()]
+
+
+def test_spark_sends_hostile_jsonl_rows_to_the_rejects_with_their_line_and_goes_on(
+    registered, spark, tmp_path
+):
+    """As the in-process engine: a BOM is not data, a field named like an output rejects its row only."""
+    source = tmp_path / "in.jsonl"
+    lines = [
+        BOM + json.dumps({"text": "first row after a BOM", "id": "a"}),
+        '{"text": "big", "id": ' + HUGE_INT + "}",
+        "",
+        '{"text": "deep", "x": ' + DEEP + "}",
+        json.dumps({"text": "names a field like an output", "lang": "de"}),
+        json.dumps({"text": "still scored", "id": "e", "priority": None}),
+        json.dumps({"text": "scored too", "id": "f"}),
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_spark_batch(
+        source, tmp_path / "out.parquet", Columns(id="id"), model=registered, spark=spark
+    )
+    assert (result.scored, result.rejected) == (2, 4)
+    scored = pd.read_parquet(tmp_path / "out.parquet")
+    assert sorted(scored["id"]) == ["a", "f"] and scored.columns.tolist().count("lang") == 1
+    rejects = sorted(_rejects(result), key=lambda r: r["line"])
+    assert [(r["row"], r["line"]) for r in rejects] == [(2, 2), (3, 4), (4, 5), (5, 6)]
+    assert rejects[2]["record"] == lines[4]
+    assert rejects[2]["reason"] == "field(s) lang would be overwritten by the output; rename them"
+    assert rejects[3]["reason"] == "field(s) priority would be overwritten by the output; rename them"
+
+
+def test_spark_rejects_a_200_kb_csv_field_with_its_row_and_goes_on(registered, spark, tmp_path):
+    source = tmp_path / "in.csv"
+    texts = ["short and fine", "я" * 200_000, "also fine"]
+    # `time` is an output column only with --time-column: without it, the input's own is kept.
+    pd.DataFrame({"text": texts, "id": ["a", "b", "c"], "time": ["mon", "tue", "wed"]}).to_csv(
+        source, index=False
+    )
+    out = tmp_path / "out.parquet"
+    result = run_spark_batch(source, out, Columns(id="id"), model=registered, spark=spark)
+    assert (result.scored, result.rejected) == (2, 1)
+    [reject] = _rejects(result)
+    assert reject["row"] == 2 and reject["reason"] == "text: longer than 5000 characters"
+    assert sorted(pd.read_parquet(out)["time"]) == ["mon", "wed"]
+
+
+@pytest.mark.parametrize(("fmt", "column"), [("csv", "troll_score"), ("parquet", "priority")])
+def test_spark_refuses_an_input_column_named_like_an_output_field_as_the_local_engine_does(
+    registered, spark, tmp_path, fmt, column
+):
+    frame = pd.DataFrame({"text": ["the app crashes"], column: ["x"]})
+    source = tmp_path / f"in.{fmt}"
+    frame.to_csv(source, index=False) if fmt == "csv" else frame.to_parquet(source)
+    out = tmp_path / "o.parquet"
+    args = ["batch", str(source), "-o", str(out), "--model", registered, "--engine", "spark"]
+    result = runner.invoke(app, args)
+    assert (
+        result.exit_code == 1 and f"{source}: input column(s) {column} would be overwritten" in result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert not out.exists()
+    with pytest.raises(BatchInputError) as local:
+        run_batch(source, out, Columns(), model=registered, progress=False)
+    assert f"error: {local.value}" == result.stderr.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("empty.jsonl", ""), ("blank.jsonl", "\n \n"), ("empty.csv", ""), ("header.csv", "text,id\n")],
+)
+def test_spark_on_an_empty_or_header_only_input_says_so_in_one_line(
+    registered, spark, tmp_path, name, content
+):
+    source = tmp_path / name
+    source.write_text(content)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(
+        app, ["batch", str(source), "-o", str(out), "--model", registered, "--engine", "spark"]
+    )
+    assert result.exit_code == 1, result.output
+    assert (
+        result.stderr.strip()
+        == f"error: {source}: no rows to score (the file is empty or holds only a header)"
+    )
+    assert not out.exists()

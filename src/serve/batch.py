@@ -71,10 +71,32 @@ class Columns:
     time: str | None = None
     name: str | None = None
 
-    def output_conflicts(self, input_columns: list[str], extra: tuple[str, ...]) -> list[str]:
-        """Input columns that an output column would overwrite (the time column may be `time`)."""
-        produced = {*SCORE_COLUMNS, *extra, *([TIME_COLUMN] if self.time else [])}
-        return [c for c in input_columns if c in produced and not (c == TIME_COLUMN == self.time)]
+    def reserved(self) -> list[str]:
+        """Names an input column must not have: every column either engine writes (the time column
+        itself may be called `time`). One list for both engines, so they accept the same files."""
+        time = [TIME_COLUMN] if self.time and self.time != TIME_COLUMN else []
+        return [*SCORE_COLUMNS, *REPLY_COLUMNS, *time]
+
+    def output_conflicts(self, input_columns: list[str]) -> list[str]:
+        """Input columns that an output column would overwrite, in input order."""
+        reserved = set(self.reserved())
+        return [c for c in input_columns if c in reserved]
+
+
+FIELD_CONFLICT = "field(s) {} would be overwritten by the output; rename them"
+"""A JSONL row's reject reason; `{}` is the comma-separated field names (Spark fills it in SQL)."""
+
+
+def column_conflict_error(source: Path | str, conflicts: list[str]) -> BatchInputError:
+    """CSV and Parquet: every row has the conflicting columns, so the run is refused up front."""
+    return BatchInputError(
+        f"{source}: input column(s) {', '.join(conflicts)} would be overwritten by the output; "
+        "rename them first"
+    )
+
+
+def no_rows_error(source: Path | str) -> BatchInputError:
+    return BatchInputError(f"{source}: no rows to score (the file is empty or holds only a header)")
 
 
 @dataclass
@@ -174,9 +196,9 @@ def split_records(
     for record in records:
         reason = record.error or check_text(record.values or {}, columns.text)
         if not reason and fmt == "jsonl":  # JSONL rows vary: each is checked (tables up front)
-            conflicts = columns.output_conflicts(list(record.values or {}), REPLY_COLUMNS)
+            conflicts = columns.output_conflicts(list(record.values or {}))
             if conflicts:
-                reason = f"field(s) {', '.join(conflicts)} would be overwritten by the output; rename them"
+                reason = FIELD_CONFLICT.format(", ".join(conflicts))
         if reason:
             rejects.append(_reject(record, reason))
         else:
@@ -268,12 +290,9 @@ def run_batch(
     fmt = file_format(source, input_format)
     out_fmt = output_format(output)
     header = input_columns(source, fmt)
-    conflicts = columns.output_conflicts(header, REPLY_COLUMNS) if header else []
+    conflicts = columns.output_conflicts(header) if header else []
     if conflicts:
-        raise BatchInputError(
-            f"{source}: input column(s) {', '.join(conflicts)} would be overwritten by the output; "
-            "rename them first"
-        )
+        raise column_conflict_error(source, conflicts)
     predictor = Predictor.load(model)
     resolved = predictor.replies.settings.merged(settings)
     folder = parts_dir(output)
@@ -301,7 +320,7 @@ def run_batch(
         bar.close()
     if chunks == 0:
         shutil.rmtree(folder)
-        raise BatchInputError(f"{source}: no rows to score (the file is empty or holds only a header)")
+        raise no_rows_error(source)
     reject_file = assemble(folder, output, out_fmt)
     shutil.rmtree(folder)
     return BatchResult(scored, rejected, chunks, skipped, output, reject_file)

@@ -2,25 +2,46 @@
 
 The registered MLflow model is applied with `mlflow.pyfunc.spark_udf` (a pandas UDF over Arrow
 batches), so executors run exactly the pyfunc that `mlflow models serve` runs. Rows are checked
-with the same rules as the in-process engine; malformed ones go to a rejects folder with the
-reason. Spark writes folders of part files (its own layout, readable by pandas, pyarrow and
-Spark); resuming is Spark's own task retry, not the in-process engine's chunk manifest.
-pyspark is imported here only, so nothing else in triage needs it (or Java).
+with the same rules as the in-process engine (the same reserved output names, messages and
+reasons, from `triage.serve.batch`); malformed ones go to a rejects folder with their row (and
+line, for JSONL) and the reason. Spark writes folders of part files (its own layout, readable by
+pandas, pyarrow and Spark); resuming is Spark's own task retry, not the in-process engine's chunk
+manifest. pyspark is imported here only, so nothing else in triage needs it (or Java).
 """
 
 import os
 import shutil
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.models.labels import CAUSES, MAX_TEXT_CHARS, SCORE_COLUMNS
-from triage.serve.batch import TIME_COLUMN, Columns, count_lines, rejects_path
+from triage.serve.batch import (
+    FIELD_CONFLICT,
+    TIME_COLUMN,
+    Columns,
+    column_conflict_error,
+    count_lines,
+    no_rows_error,
+    rejects_path,
+)
 from triage.serve.batch_io import BatchInputError, file_format
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 DEFAULT_MODEL_URI = "models:/triage@champion"
 CORRUPT = "_corrupt_record"
+ROW, LINE, RAW, KEYS = "_triage_row", "_triage_line", "_triage_raw", "_triage_keys"
+"""Internal columns: a row's number in its file (header and blank lines excluded, as the
+in-process engine counts), its line (JSONL), the line itself and its top-level field names."""
+_FILE, _START, _LINE_ID, _ROW_ID = "_triage_file", "_triage_start", "_triage_line_id", "_triage_row_id"
+INTERNAL = (CORRUPT, ROW, LINE, RAW, KEYS)
+PARTITION_BITS = 33
+"""`monotonically_increasing_id()` is the partition index shifted by 33 bits plus the record's
+position in the partition (documented by Spark)."""
 RESULT_TYPE = ", ".join(
     [
         "lang string",
@@ -75,22 +96,119 @@ def check_model_uri(model_uri: str) -> str:
     )
 
 
-def read_input(spark, source: str, fmt: str, text_column: str):
-    """A DataFrame of the input, with a `_corrupt_record` column for unparseable JSONL/CSV rows."""
+def number_rows(frame: "DataFrame", blank: "Column | None" = None) -> tuple["DataFrame", int]:
+    """Adds ROW (and LINE when `blank` is given) to a frame read straight from files.
+
+    Spark has no row numbers, and `zipWithIndex` would move every row through Python. A file
+    split is read in order by one partition, so a row's number is its split's first number plus
+    its offset in the partition's `monotonically_increasing_id`; the splits' first numbers come
+    from one aggregation (a row per split, collected). `blank` (text formats) marks lines that
+    count as lines but not as rows, and are dropped. Returns the frame and its number of rows.
+    """
+    from pyspark.sql import functions as F
+
+    frame = frame.select(
+        "*",
+        F.col("_metadata.file_path").alias(_FILE),
+        F.col("_metadata.file_block_start").alias(_START),
+        F.monotonically_increasing_id().alias(_LINE_ID),
+    )
+    kept = F.lit(1) if blank is None else F.when(blank, 0).otherwise(1)
+    splits = (
+        frame.groupBy(_FILE, _START)
+        .agg(F.min(_LINE_ID).alias("first_id"), F.count("*").alias("lines"), F.sum(kept).alias("rows"))
+        .collect()
+    )
+    if blank is not None:
+        frame = frame.filter(~blank)
+    frame = frame.withColumn(_ROW_ID, F.monotonically_increasing_id())
+    # After the filter a partition's ids count its kept rows only: a split's first row id is its
+    # partition's base plus the kept rows of the splits read before it in that partition.
+    first_row_id: dict[tuple[str, int], int] = {}
+    kept_before: dict[int, int] = defaultdict(int)
+    for split in sorted(splits, key=lambda s: s.first_id):
+        partition = split.first_id >> PARTITION_BITS
+        first_row_id[(split[_FILE], split[_START])] = (partition << PARTITION_BITS) + kept_before[partition]
+        kept_before[partition] += split.rows
+    offsets, line_in_file, row_in_file = [], defaultdict(lambda: 1), defaultdict(lambda: 1)
+    for split in sorted(splits, key=lambda s: (s[_FILE], s[_START])):
+        key = (split[_FILE], split[_START])
+        offsets.append((*key, line_in_file[key[0]] - split.first_id, row_in_file[key[0]] - first_row_id[key]))
+        line_in_file[key[0]] += split.lines
+        row_in_file[key[0]] += split.rows
+    table = frame.sparkSession.createDataFrame(
+        offsets, f"{_FILE} string, {_START} long, line_offset long, row_offset long"
+    )
+    frame = frame.join(F.broadcast(table), [_FILE, _START])
+    frame = frame.withColumn(ROW, F.col(_ROW_ID) + F.col("row_offset"))
+    if blank is not None:
+        frame = frame.withColumn(LINE, F.col(_LINE_ID) + F.col("line_offset"))
+    frame = frame.drop(_FILE, _START, _LINE_ID, _ROW_ID, "line_offset", "row_offset")
+    return frame, sum(split.rows for split in splits)
+
+
+def read_jsonl(spark: "SparkSession", source: str) -> tuple["DataFrame", int]:
+    """JSONL read as lines, then parsed: each row keeps its line, the line itself and its fields.
+
+    Hadoop's line reader drops a UTF-8 byte-order mark at the start of a file, as the other
+    readers do. The schema is inferred by Spark's JSON reader over the same file.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    lines = spark.read.text(source)
+    frame, rows = number_rows(lines, F.col("value").rlike(r"^\s*$"))
+    if not rows:
+        return frame, rows
+    schema = (
+        spark.read.option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .json(source)
+        .schema
+    )
+    if CORRUPT not in schema.fieldNames():
+        schema = schema.add(CORRUPT, StringType())
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = frame.select(
+        F.from_json("value", schema, options).alias("_parsed"),
+        F.col("value").alias(RAW),
+        F.json_object_keys("value").alias(KEYS),  # null for invalid JSON and for non-objects
+        ROW,
+        LINE,
+    )
+    return parsed.select("_parsed.*", RAW, KEYS, ROW, LINE), rows
+
+
+def read_input(spark: "SparkSession", source: str, fmt: str, columns: Columns) -> "DataFrame":
+    """A DataFrame of the input with ROW (LINE for JSONL) and, for JSONL/CSV, `_corrupt_record`.
+
+    As in the in-process engine, a CSV or Parquet column named like an output column and an
+    input with no rows are refused in one line before anything is scored.
+    """
+    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
+    def check_header(header: list[str]) -> None:  # in the in-process engine's order
+        if conflicts := columns.output_conflicts(header):
+            raise column_conflict_error(source, conflicts)
+        if columns.text not in header:
+            raise BatchInputError(f"{source}: no column {columns.text!r} (columns: {header})")
+
     if fmt == "parquet":
-        frame = spark.read.parquet(source)
+        table = spark.read.parquet(source)
+        check_header(table.columns)
+        frame, rows = number_rows(table)
     elif fmt == "jsonl":
-        frame = (
-            spark.read.option("mode", "PERMISSIVE").option("columnNameOfCorruptRecord", CORRUPT).json(source)
-        )
+        frame, rows = read_jsonl(spark, source)
     else:
         header = spark.read.option("header", True).csv(source).columns
+        if not header:
+            raise no_rows_error(source)
+        check_header(header)
         schema = StructType(
             [StructField(c, StringType()) for c in header] + [StructField(CORRUPT, StringType())]
         )
-        frame = (
+        frame, rows = number_rows(
             spark.read.schema(schema)
             .option("header", True)
             .option("multiLine", True)
@@ -98,13 +216,10 @@ def read_input(spark, source: str, fmt: str, text_column: str):
             .option("columnNameOfCorruptRecord", CORRUPT)
             .csv(source)
         )
-    if text_column not in frame.columns:
-        if CORRUPT in frame.columns and fmt == "jsonl":
-            from pyspark.sql import functions as F
-
-            frame = frame.withColumn(text_column, F.lit(None).cast("string"))
-        else:
-            raise BatchInputError(f"{source}: no column {text_column!r} (columns: {frame.columns})")
+    if not rows:
+        raise no_rows_error(source)
+    if columns.text not in frame.columns:  # JSONL: no row has the field
+        frame = frame.withColumn(columns.text, F.lit(None).cast("string"))  # each: "text: missing"
     return frame
 
 
@@ -113,11 +228,10 @@ def with_reasons(frame, columns: Columns):
     from pyspark.sql import functions as F
 
     text = F.col(columns.text)
-    reason = (
-        F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed row"))
-        if CORRUPT in frame.columns
-        else F.lit(None).cast("string")
-    )
+    malformed = F.col(CORRUPT).isNotNull() if CORRUPT in frame.columns else F.lit(False)
+    if KEYS in frame.columns:  # JSONL: also valid JSON that is not an object
+        malformed = malformed | F.col(KEYS).isNull()
+    reason = F.when(malformed, F.lit("malformed row")).otherwise(F.lit(None).cast("string"))
     text_type = dict(frame.dtypes)[columns.text]
     if text_type != "string":
         raise BatchInputError(f"column {columns.text!r} holds {text_type}, not text")
@@ -126,6 +240,12 @@ def with_reasons(frame, columns: Columns):
         (F.length(F.trim(text)) == 0, f"{columns.text}: empty or whitespace only"),
         (F.length(text) > MAX_TEXT_CHARS, f"{columns.text}: longer than {MAX_TEXT_CHARS} characters"),
     ]
+    if KEYS in frame.columns:  # JSONL rows vary: a row with a reserved field is rejected, as in batch
+        reserved = columns.reserved()
+        clashing = F.filter(F.col(KEYS), lambda key: key.isin(reserved))
+        before, after = FIELD_CONFLICT.split("{}")
+        reason_text = F.concat(F.lit(before), F.array_join(clashing, ", "), F.lit(after))
+        checks.append((F.size(clashing) > 0, reason_text))
     if columns.time:
         if columns.time not in frame.columns:
             raise BatchInputError(f"no time column {columns.time!r} (columns: {frame.columns})")
@@ -138,7 +258,8 @@ def with_reasons(frame, columns: Columns):
             (F.col("_stamp").isNull(), f"{columns.time}: not an ISO 8601 timestamp"),
         ]
     for condition, message in checks:
-        reason = F.when(reason.isNull() & condition, F.lit(message)).otherwise(reason)
+        message = F.lit(message) if isinstance(message, str) else message
+        reason = F.when(reason.isNull() & condition, message).otherwise(reason)
     frame = frame.withColumn("_reason", reason)
     if columns.time:
         frame = frame.withColumn(TIME_COLUMN, F.date_format("_stamp", "yyyy-MM-dd'T'HH:mm:ss'Z'"))
@@ -146,27 +267,30 @@ def with_reasons(frame, columns: Columns):
 
 
 def score(spark, frame, model_uri: str, columns: Columns):
-    """Scored rows (input columns, `time`, then the model's score columns) and rejected rows."""
+    """Scored rows (input columns, `time`, then the model's score columns) and rejected rows
+    (`row`, `line` for JSONL, `reason`, `record`: the in-process engine's rejects)."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
     checked = with_reasons(frame, columns)
-    inputs = [c for c in frame.columns if c not in (CORRUPT, TIME_COLUMN)]
-    conflicts = columns.output_conflicts(inputs, ())
-    if conflicts:
-        raise BatchInputError(
-            f"input column(s) {conflicts} would be overwritten by the output; rename them first"
-        )
+    dropped = {*INTERNAL, *([TIME_COLUMN] if columns.time else [])}
+    if KEYS in frame.columns:  # JSONL: the rows holding these fields are rejected
+        dropped.update(columns.reserved())
+    inputs = [c for c in frame.columns if c not in dropped]
     udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=RESULT_TYPE, env_manager="local")
     good = checked.filter(F.col("_reason").isNull())
     scored = good.withColumn("_scores", udf(F.struct(F.col(columns.text).alias("text"))))
     keep = inputs + ([TIME_COLUMN] if columns.time else [])
     scored = scored.select(*keep, *(F.col(f"_scores.{c}").alias(c) for c in SCORE_COLUMNS))
-    record = F.to_json(F.struct(*inputs)) if inputs else F.lit(None)
-    if CORRUPT in frame.columns:
-        record = F.coalesce(F.col(CORRUPT), record)
+    if RAW in frame.columns:
+        record = F.col(RAW)
+    else:
+        record = F.to_json(F.struct(*inputs)) if inputs else F.lit(None)
+        if CORRUPT in frame.columns:
+            record = F.coalesce(F.col(CORRUPT), record)
+    where = [F.col(ROW).alias("row"), *([F.col(LINE).alias("line")] if LINE in frame.columns else [])]
     rejects = checked.filter(F.col("_reason").isNotNull()).select(
-        F.col("_reason").alias("reason"), record.alias("record")
+        *where, F.col("_reason").alias("reason"), record.alias("record")
     )
     return scored, rejects
 
@@ -196,7 +320,7 @@ def run_spark_batch(
     if not source.exists():
         raise FileNotFoundError(f"input not found: {source}")
     spark = spark or spark_session(master, shuffle_partitions)
-    frame = read_input(spark, str(source), fmt, columns.text)
+    frame = read_input(spark, str(source), fmt, columns)
     cores = spark.sparkContext.defaultParallelism
     if frame.rdd.getNumPartitions() < cores:  # a small file is one split: spread it over the cores
         frame = frame.repartition(cores)
