@@ -8,7 +8,13 @@ The sample is seeded, so the same split and seed give the same sheet.
 
     .venv/bin/python benchmarks/reply_review.py --model artifacts/model \
         [--split data/processed/test.jsonl] [--per-language 40] [--out reports/reply_review]
-writes OUT.jsonl (for a script to total) and OUT.md (for a person to read).
+writes OUT.jsonl (for a script to total) and OUT.md (for a person to read). Several --split
+files are read as one (the real comments: ../shared/benchmark/real_*.jsonl, with --out under
+reports/benchmark/, which git ignores: those texts never enter the project).
+
+    .venv/bin/python benchmarks/reply_review.py --totals OUT.jsonl [--totals-out OUT.totals.json]
+totals a judged sheet: the share of true per judgement and language (`postable` over the rows
+with a reply; a judgement left empty is counted as missing, not as false).
 """
 
 import argparse
@@ -88,17 +94,51 @@ def markdown(sheet: list[dict], model: str) -> str:
     return "\n".join(lines)
 
 
+def totals(sheet: list[dict]) -> dict:
+    """Per language and overall: n, and for each judgement the share judged true."""
+    groups: dict[str, list[dict]] = {"all": sheet}
+    for row in sheet:
+        groups.setdefault(row["lang"], []).append(row)
+    out = {}
+    for name, rows in groups.items():
+        summary: dict = {"n": len(rows), "with_reply": sum(bool(r["reply"]) for r in rows)}
+        for judgement in JUDGEMENTS:
+            pool = [r for r in rows if r["reply"]] if judgement != "action_right" else rows
+            judged = [r[judgement] for r in pool if r[judgement] is not None]
+            summary[judgement] = round(sum(map(bool, judged)) / len(judged), 3) if judged else None
+            summary[f"{judgement}_missing"] = len(pool) - len(judged)
+        out[name] = summary
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", required=True, help="model folder or MLflow URI")
-    parser.add_argument("--split", type=Path, default=Path("data/processed/test.jsonl"))
+    parser.add_argument("--model", help="model folder or MLflow URI")
+    parser.add_argument("--totals", type=Path, help="a judged sheet (.jsonl) to total instead")
+    parser.add_argument("--totals-out", type=Path)
+    parser.add_argument("--split", type=Path, nargs="+", default=[Path("data/processed/test.jsonl")])
     parser.add_argument("--per-language", type=int, default=40)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--out", type=Path, default=Path("reports/reply_review"))
     args = parser.parse_args()
-    rows = [json.loads(line) for line in args.split.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.totals:
+        sheet = [
+            json.loads(line) for line in args.totals.read_text(encoding="utf-8").splitlines() if line.strip()
+        ]
+        result = json.dumps(totals(sheet), indent=1)
+        (args.totals_out or args.totals.with_suffix(".totals.json")).write_text(result + "\n")
+        print(result)
+        return
+    if not args.model:
+        parser.error("--model is needed to write a sheet")
+    rows = [
+        json.loads(line)
+        for split in args.split
+        for line in split.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     sheet = review_rows(Predictor.load(args.model), sample(rows, args.per_language, args.seed))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.with_suffix(".jsonl").open("w", encoding="utf-8") as handle:

@@ -54,3 +54,21 @@ def test_reply_review_samples_wave_two_and_leaves_judgements_empty(fitted_model,
     page = review.markdown(sheet, "test-model")
     assert page.count("- [ ] action_right") == 4
     json.dumps(sheet, ensure_ascii=False)
+
+
+def test_reply_review_totals_count_missing_judgements_apart():
+    review = _load("reply_review")
+    keys = ("lang", "reply", "action_right", "on_topic", "practice_followed", "postable")
+    sheet = [
+        dict(zip(keys, values, strict=True))
+        for values in (
+            ("en", "Sorry ...", True, True, False, True),
+            ("en", "Hello ...", False, False, None, False),
+            ("uk", None, True, None, None, None),
+        )
+    ]
+    totals = review.totals(sheet)
+    assert totals["en"]["action_right"] == 0.5 and totals["en"]["postable"] == 0.5
+    assert totals["en"]["practice_followed"] == 0.0 and totals["en"]["practice_followed_missing"] == 1
+    assert totals["uk"] == {**totals["uk"], "n": 1, "with_reply": 0, "action_right": 1.0, "postable": None}
+    assert totals["all"]["n"] == 3 and totals["all"]["action_right"] == 0.667
