@@ -334,7 +334,7 @@ def batch(
     restart: Annotated[bool, typer.Option(help="Discard a partial earlier run instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     settings: Annotated[
-        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml (local engine).")
+        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
     ] = None,
     spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
 ) -> None:
@@ -351,7 +351,13 @@ def batch(
             from triage.serve.spark import run_spark_batch
 
             result = run_spark_batch(
-                input, output, columns, model=model, input_format=input_format, master=spark_master
+                input,
+                output,
+                columns,
+                model=model,
+                settings=_read_settings(settings),
+                input_format=input_format,
+                master=spark_master,
             )
         else:
             from triage.serve.batch import run_batch

@@ -1,7 +1,11 @@
 """`triage batch --engine spark`: the same scoring on Apache Spark, for data beyond one machine.
 
 The registered MLflow model is applied with `mlflow.pyfunc.spark_udf` (a pandas UDF over Arrow
-batches), so executors run exactly the pyfunc that `mlflow models serve` runs. Rows are checked
+batches), so executors run exactly the pyfunc that `mlflow models serve` runs. A second pandas
+UDF turns those scores into the reply columns (action, reply, sub-case, `priority`,
+`priority_score`, `respond_by`) with the same functions as the in-process engine
+(`suggestion_rows`, `ReplyBook.suggest_batch`); the reply book and the resolved company settings
+are loaded once on the driver and shipped to the executors with the UDF. Rows are checked
 with the same rules as the in-process engine; malformed ones go to a rejects folder with the
 reason. Spark writes folders of part files (its own layout, readable by pandas, pyarrow and
 Spark); resuming is Spark's own task retry, not the in-process engine's chunk manifest.
@@ -16,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from triage.models.labels import CAUSES, MAX_TEXT_CHARS, SCORE_COLUMNS
-from triage.serve.batch import TIME_COLUMN, Columns, count_lines, rejects_path
+from triage.serve.batch import REPLY_COLUMNS, REPLY_TYPES, TIME_COLUMN, Columns, count_lines, rejects_path
 from triage.serve.batch_io import BatchInputError, file_format
+from triage.serve.predictor import iso_utc, suggestion_rows
+from triage.serve.replies import ReplyBook, ReplySettings
 
 DEFAULT_MODEL_URI = "models:/triage@champion"
 CORRUPT = "_corrupt_record"
@@ -30,6 +36,9 @@ RESULT_TYPE = ", ".join(
         *(f"score_{c} double" for c in CAUSES),
     ]
 )
+_SPARK_TYPES = {"string": "string", "bool": "boolean", "double": "double"}
+REPLY_TYPE = ", ".join(f"{c} {_SPARK_TYPES[str(REPLY_TYPES[c])]}" for c in REPLY_COLUMNS)
+"""The reply columns as a Spark DDL struct, in the in-process engine's order and types."""
 SPARK_WRITE_FORMATS = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}
 
 
@@ -145,14 +154,56 @@ def with_reasons(frame, columns: Columns):
     return frame
 
 
-def score(spark, frame, model_uri: str, columns: Columns):
-    """Scored rows (input columns, `time`, then the model's score columns) and rejected rows."""
+def reply_udf(book: ReplyBook, settings: ReplySettings, columns: Columns):
+    """A pandas UDF from a struct of (text, id, name, time, score columns) to the reply columns.
+
+    Executors run `suggestion_rows` and `ReplyBook.suggest_batch`, exactly what `Predictor`
+    runs in-process, so the two engines give the same action, sub-case and priority for the
+    same scores. No two consecutive replies of one Arrow batch share a wording, as in a chunk.
+    """
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    def replies(frame: pd.DataFrame) -> pd.DataFrame:
+        def optional(name: str | None) -> list | None:
+            return [None if pd.isna(v) else str(v) for v in frame[name]] if name else None
+
+        rows = suggestion_rows(
+            frame["text"].tolist(),
+            frame["lang"].tolist(),
+            frame[[f"score_{c}" for c in CAUSES]].to_numpy(dtype=float),
+            frame["troll"].tolist(),
+            frame["troll_score"].tolist(),
+            ids=optional("id" if columns.id else None),
+            names=optional("name" if columns.name else None),
+            created_at=optional("time" if columns.time else None),
+        )
+        suggestions = book.suggest_batch(rows, settings)
+        out = {c: [getattr(s, c) for s in suggestions] for c in REPLY_COLUMNS}
+        out["respond_by"] = [iso_utc(s.respond_by) for s in suggestions]
+        return pd.DataFrame(out, columns=list(REPLY_COLUMNS))
+
+    return pandas_udf(replies, REPLY_TYPE)  # type: ignore[call-overload]
+
+
+def score(
+    spark,
+    frame,
+    model_uri: str,
+    columns: Columns,
+    book: ReplyBook | None = None,
+    settings: dict[str, Any] | None = None,
+):
+    """Scored rows (input columns, `time`, the model's score columns, then the reply columns)
+    and rejected rows. `settings` override the reply book's company settings, as in `run_batch`."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
+    book = book or ReplyBook.load()
+    resolved = book.settings.merged(settings)
     checked = with_reasons(frame, columns)
     inputs = [c for c in frame.columns if c not in (CORRUPT, TIME_COLUMN)]
-    conflicts = columns.output_conflicts(inputs, ())
+    conflicts = columns.output_conflicts(inputs, REPLY_COLUMNS)
     if conflicts:
         raise BatchInputError(
             f"input column(s) {conflicts} would be overwritten by the output; rename them first"
@@ -162,6 +213,13 @@ def score(spark, frame, model_uri: str, columns: Columns):
     scored = good.withColumn("_scores", udf(F.struct(F.col(columns.text).alias("text"))))
     keep = inputs + ([TIME_COLUMN] if columns.time else [])
     scored = scored.select(*keep, *(F.col(f"_scores.{c}").alias(c) for c in SCORE_COLUMNS))
+    reply_inputs = [F.col(columns.text).alias("text"), *(F.col(c) for c in SCORE_COLUMNS)]
+    for field, column in (("id", columns.id), ("name", columns.name), ("time", columns.time and TIME_COLUMN)):
+        if column:
+            reply_inputs.append(F.col(column).cast("string").alias(field))
+    replies = reply_udf(book, resolved, columns)
+    scored = scored.withColumn("_replies", replies(F.struct(*reply_inputs)))
+    scored = scored.select(*keep, *SCORE_COLUMNS, *(F.col(f"_replies.{c}").alias(c) for c in REPLY_COLUMNS))
     record = F.to_json(F.struct(*inputs)) if inputs else F.lit(None)
     if CORRUPT in frame.columns:
         record = F.coalesce(F.col(CORRUPT), record)
@@ -184,12 +242,15 @@ def run_spark_batch(
     columns: Columns,
     *,
     model: str | None = None,
+    settings: dict[str, Any] | None = None,
     input_format: str | None = None,
     master: str = "local[*]",
     shuffle_partitions: int = 4,
     spark: Any = None,
 ) -> SparkResult:
-    """Score `source` into the folder `output` on Spark; rejects into `OUTPUT-stem.rejects.jsonl/`."""
+    """Score `source` into the folder `output` on Spark; rejects into `OUTPUT-stem.rejects.jsonl/`.
+
+    `settings` override `configs/replies/settings.yaml` for the reply columns, as in `run_batch`."""
     fmt = file_format(source, input_format)
     out_fmt = file_format(output)
     model_uri = check_model_uri(model or os.environ.get("TRIAGE_MODEL_URI") or DEFAULT_MODEL_URI)
@@ -200,7 +261,7 @@ def run_spark_batch(
     cores = spark.sparkContext.defaultParallelism
     if frame.rdd.getNumPartitions() < cores:  # a small file is one split: spread it over the cores
         frame = frame.repartition(cores)
-    scored, rejects = score(spark, frame, model_uri, columns)
+    scored, rejects = score(spark, frame, model_uri, columns, settings=settings)
     write(scored, output, out_fmt)
     reject_dir = rejects_path(output)
     rejects.write.mode("overwrite").json(str(reject_dir))
