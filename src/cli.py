@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from triage.models.artifact import ModelLoadError
-from triage.paths import MODEL_DIR, PARAMS_FILE, RAW_DIR, REPORTS_DIR
+from triage.paths import MODEL_DIR, PARAMS_FILE, RAW_DIR, REPORTS_DIR, SUBCASE_DIR
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 data_app = typer.Typer(no_args_is_help=True, help="Checks of the labeled corpus.")
@@ -334,7 +335,7 @@ def batch(
     restart: Annotated[bool, typer.Option(help="Discard a partial earlier run instead of resuming.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar on stderr.")] = True,
     settings: Annotated[
-        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml (local engine).")
+        Path | None, typer.Option(help="YAML overriding configs/replies/settings.yaml.")
     ] = None,
     spark_master: Annotated[str, typer.Option(help="Spark master URL.")] = "local[*]",
 ) -> None:
@@ -351,7 +352,13 @@ def batch(
             from triage.serve.spark import run_spark_batch
 
             result = run_spark_batch(
-                input, output, columns, model=model, input_format=input_format, master=spark_master
+                input,
+                output,
+                columns,
+                model=model,
+                settings=_read_settings(settings),
+                input_format=input_format,
+                master=spark_master,
             )
         else:
             from triage.serve.batch import run_batch
@@ -507,6 +514,32 @@ def data_check(
         f"{len(loaded.rejects)} invalid; {len(pairs)} near-duplicate pairs above {threshold}"
     )
     if loaded.rejects or pairs:
+        raise typer.Exit(1)
+
+
+@data_app.command("check-subcases")
+def data_check_subcases(
+    folder: Annotated[
+        Path, typer.Option("--dir", help="Folder of the sub-case set's <lang>.jsonl.")
+    ] = SUBCASE_DIR,
+    raw_dir: Annotated[Path, typer.Option(help="The classifier corpus, checked for shared texts.")] = RAW_DIR,
+    threshold: Annotated[float, typer.Option(help="Report pairs with 5-gram Jaccard above this.")] = 0.6,
+) -> None:
+    """Validate the sub-case set (data/README.md): every line, the counts per language, sub-case
+    and split, duplicates and near-copies within it or of the corpus; exit 1 if anything is found."""
+    from triage.train.corpus import corpus_files, load_corpus
+    from triage.train.subcase_set import load_subcase_set
+
+    corpus = load_corpus(corpus_files(raw_dir)).examples
+    loaded = load_subcase_set(folder, corpus, threshold)
+    for problem in loaded.problems:
+        typer.echo(f"invalid: {problem}")
+    splits = Counter(e.split for e in loaded.examples)
+    typer.echo(
+        f"{len(loaded.examples)} valid rows in {folder} (train {splits['train']}, test {splits['test']}); "
+        f"{len(loaded.problems)} problem(s)"
+    )
+    if loaded.problems:
         raise typer.Exit(1)
 
 

@@ -7,6 +7,8 @@ pipeline relocatable: a copy of the project in another folder works unchanged.
 from pathlib import Path
 
 RAW_DIR = Path("data/raw")
+SUBCASE_DIR = Path("data/subcases")
+"""The sub-case set (data/README.md): never part of the corpus in RAW_DIR or its splits."""
 PROCESSED_DIR = Path("data/processed")
 MODEL_DIR = Path("artifacts/model")
 REPORTS_DIR = Path("reports")

@@ -27,13 +27,56 @@ ROWS = [
 
 
 def test_subcase_benchmark_counts_right_wrong_and_unanswered():
-    report = _load("subcases").evaluate(ROWS, ReplyBook.load(PROJECT / "configs" / "replies"))
+    bench = _load("subcases")
+    report = bench.evaluate(ROWS, bench.patterns_of(ReplyBook.load(PROJECT / "configs" / "replies")))
     assert report["all"]["n"] == 3  # the troll row has no sub-case
     assert report["per_language"]["en"] == {
         "n": 2, "accuracy": 0.5, "coverage": 0.5, "precision_when_answered": 1.0
     }  # fmt: skip
     assert report["per_subcase"]["uk"]["question"]["accuracy"] == 1.0
     assert report["confusion"]["en:fees"] == {"generic": 1}
+
+
+def test_subcase_folds_hold_out_every_cell_evenly():
+    bench = _load("subcases")
+    rows = [
+        {"lang": lang, "cause": "none", "subcase": sub, "text": f"{lang} {sub} {i}"}
+        for lang in ("ru", "en")
+        for sub in ("praise", "question")
+        for i in range(10)
+    ]
+    folds = bench.folds_of(rows)
+    assert folds == bench.folds_of(rows)
+    for k in range(bench.FOLDS):
+        held = [r for r, f in zip(rows, folds, strict=True) if f == k]
+        assert sorted((r["lang"], r["subcase"]) for r in held) == sorted(
+            (lang, sub) for lang in ("ru", "en") for sub in ("praise", "question") for _ in range(2)
+        )
+
+
+def test_subcase_selection_scores_candidates_on_held_out_train_rows_only():
+    bench = _load("subcases")
+    book = ReplyBook.load(PROJECT / "configs" / "replies")
+    words = {
+        "delivery": "courier parcel late",
+        "repair": "technician repair visit",
+        "refund": "refund money back",
+    }
+    corpus = [
+        {"lang": "en", "cause": "after_sales", "subcase": s, "text": f"{w} {i}", "troll": False}
+        for s, w in words.items()
+        for i in range(6)
+    ]
+    train = [
+        {"lang": "en", "cause": "after_sales", "subcase": s, "text": f"the {w} again, case {i}"}
+        for s, w in words.items()
+        for i in range(10)
+    ]
+    selection = bench.select(book, corpus, train)
+    table = selection["cross_validated_accuracy"]
+    assert {"patterns", *(f"learned [{name}]" for name in bench.CONFIGS)} <= set(table)
+    assert table[f"learned [{next(iter(bench.CONFIGS))}]"]["accuracy"] == 1.0
+    assert table[selection["chosen"]]["accuracy"] == max(row["accuracy"] for row in table.values())
 
 
 def test_reply_review_samples_wave_two_and_leaves_judgements_empty(fitted_model, tmp_path):

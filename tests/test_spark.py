@@ -1,4 +1,5 @@
-"""`triage batch --engine spark` on a local Spark session equals the in-process engine.
+"""`triage batch --engine spark` on a local Spark session equals the in-process engine: the same
+scores and the same reply columns (action, sub-case, `priority`, `priority_score`, `respond_by`).
 
 The model is logged and registered in a temporary MLflow registry exactly as the `train`
 stage does, and Spark applies it through `mlflow.pyfunc.spark_udf`.
@@ -81,17 +82,65 @@ def test_spark_engine_equals_the_in_process_engine(registered, spark, stream, tm
     assert (local.scored, local.rejected) == (ROWS, 3)
     in_process = pd.read_parquet(tmp_path / "local.parquet").set_index("id").sort_index()
 
-    shared = ["text", "at", "time", *SCORE_COLUMNS]
-    assert set(on_spark.columns) == set(shared)
-    assert [c for c in in_process.columns if c in shared] == shared
-    assert set(in_process.columns) - set(shared) == set(REPLY_COLUMNS)
-    assert list(on_spark.columns[-len(SCORE_COLUMNS) - 1 :]) == ["time", *SCORE_COLUMNS]
+    produced = ["time", *SCORE_COLUMNS, *REPLY_COLUMNS]  # after the input columns, in both engines
+    assert in_process.columns.tolist() == ["text", "at", *produced]
+    assert set(on_spark.columns[:2]) == {"text", "at"} and on_spark.columns[2:].tolist() == produced
     assert on_spark.index.tolist() == in_process.index.tolist()
     for column in ("text", "at", "time", "lang", "cause", "troll"):
         assert on_spark[column].tolist() == in_process[column].tolist(), column
     for column in [c for c in SCORE_COLUMNS if "score" in c]:
         assert on_spark[column].to_numpy() == pytest.approx(in_process[column].to_numpy(), abs=1e-9), column
     assert on_spark["cause"].nunique() >= 5 and on_spark["lang"].nunique() >= 4
+    # The queue and the reply policy: the same functions on the same scores give the same answers.
+    for column in ("action", "report", "reason", "subcase", "priority", "respond_by"):
+        assert on_spark[column].tolist() == in_process[column].tolist(), column
+    assert on_spark["priority_score"].to_numpy() == pytest.approx(in_process["priority_score"].to_numpy())
+    assert set(on_spark["priority"]) >= {"high", "low"}
+    assert on_spark["respond_by"].notna().sum() == (on_spark["troll"] == False).sum()  # noqa: E712
+    # Only the wording may differ: no two consecutive replies share one, and Spark's rows come in
+    # another order than the file's chunks.
+    assert (on_spark["reply"].isna() == in_process["reply"].isna()).all()
+    assert (on_spark["reply"] == in_process["reply"]).mean() > 0.5
+
+
+def test_spark_engine_applies_company_settings_and_names(registered, spark, tmp_path):
+    rows = [
+        {
+            "ref": 1,
+            "who": "Олена",
+            "body": "Списали гроші двічі за одну підписку, поверніть!!!",
+            "at": "2026-11-24T09:30:00+02:00",
+        },
+        {
+            "ref": 2,
+            "who": "Tom",
+            "body": "Does the roaming add-on work in Canada?",
+            "at": "2026-11-24T09:30:00",
+        },
+    ]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    columns = Columns(text="body", id="ref", time="at", name="who")
+    settings = {
+        "respond_within_minutes": {"urgent": 15, "high": 45, "normal": 120, "low": 600},
+        "brand": "Zetta",
+    }
+    run_spark_batch(source, tmp_path / "out.jsonl", columns, model=registered, spark=spark, settings=settings)
+    on_spark = pd.concat(
+        pd.read_json(p, lines=True) for p in sorted((tmp_path / "out.jsonl").glob("part-*.json"))
+    )
+    on_spark = on_spark.set_index("ref").sort_index()
+    run_batch(source, tmp_path / "local.jsonl", columns, model=registered, settings=settings, progress=False)
+    local = pd.read_json(tmp_path / "local.jsonl", lines=True).set_index("ref").sort_index()
+    for column in ("time", "action", "reply", "subcase", "priority", "priority_score", "respond_by"):
+        assert on_spark[column].tolist() == local[column].tolist(), column
+    windows = settings["respond_within_minutes"]
+    for _, row in on_spark.iterrows():
+        assert "Zetta" in row["reply"]
+        posted = pd.Timestamp(row["time"])
+        assert pd.Timestamp(row["respond_by"]) - posted == pd.Timedelta(minutes=windows[row["priority"]])
+    assert on_spark.loc[1, "time"] == "2026-11-24T07:30:00Z"
+    assert on_spark.loc[1, "reply"].startswith("Вітаємо, Олено!")  # the name column, in the vocative
+    assert (on_spark.loc[1, "subcase"], on_spark.loc[2, "subcase"]) == ("unexpected_charge", "question")
 
 
 def _rejects(result) -> list[dict]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from triage.models.artifact import (
     ARTIFACT_TAG,
     ModelLoadError,
@@ -167,30 +168,17 @@ class Predictor:
         settings: Mapping[str, Any] | ReplySettings | None = None,
     ) -> list[Prediction]:
         """Predictions with actions, replies, sub-cases and priorities from the scores of `texts`."""
-        ids = list(ids) if ids is not None else [None] * len(texts)
-        names = list(names) if names is not None else [None] * len(texts)
-        times = [as_utc(t) for t in created_at] if created_at is not None else [None] * len(texts)
-        if not len(ids) == len(names) == len(times) == len(texts) == len(scores.langs):
-            raise ValueError("texts, scores, ids, names and created_at must have the same length")
+        rows = suggestion_rows(
+            texts,
+            scores.langs,
+            scores.cause_proba,
+            scores.trolls,
+            scores.troll_proba,
+            ids=ids,
+            names=names,
+            created_at=created_at,
+        )
         resolved = self.replies.settings.merged(settings)
-        causes = scores.causes
-        trolls = scores.trolls
-        rows = []
-        for i, cause in enumerate(causes):
-            rows.append(
-                {
-                    "lang": scores.langs[i],
-                    "cause": cause,
-                    "cause_score": float(scores.cause_proba[i, CAUSES.index(cause)]),
-                    "troll": bool(trolls[i]),
-                    "troll_score": float(scores.troll_proba[i]),
-                    "key": str(ids[i]) if ids[i] is not None else texts[i],
-                    "text": texts[i],
-                    "none_score": float(scores.cause_proba[i, CAUSES.index("none")]),
-                    "name": names[i],
-                    "created_at": times[i],
-                }
-            )
         suggestions = self.replies.suggest_batch(rows, resolved)
         predictions = []
         for i, (row, suggestion) in enumerate(zip(rows, suggestions, strict=True)):
@@ -215,6 +203,50 @@ class Predictor:
                 )
             )
         return predictions
+
+
+def suggestion_rows(
+    texts: Sequence[str],
+    langs: Sequence[str],
+    cause_proba: np.ndarray,
+    trolls: Sequence[bool],
+    troll_proba: Sequence[float],
+    *,
+    ids: Sequence[str | int | None] | None = None,
+    names: Sequence[str | None] | None = None,
+    created_at: Sequence[datetime | str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """The inputs of `ReplyBook.suggest_batch`, one per text, from a batch's scores.
+
+    Why a function of plain columns: `Predictor` (CLI, HTTP, local batch) and the Spark engine
+    (whose executors see only the pyfunc's score columns) must turn the same scores into the
+    same actions, sub-cases and priorities, so both build the reply inputs here.
+    """
+    n = len(texts)
+    ids = list(ids) if ids is not None else [None] * n
+    names = list(names) if names is not None else [None] * n
+    times = [as_utc(t) for t in created_at] if created_at is not None else [None] * n
+    proba = np.asarray(cause_proba, dtype=np.float64)
+    if not len(ids) == len(names) == len(times) == len(langs) == len(proba) == len(trolls) == n:
+        raise ValueError("texts, scores, ids, names and created_at must have the same length")
+    none = CAUSES.index("none")
+    rows = []
+    for i, best in enumerate(proba.argmax(axis=1) if n else []):
+        rows.append(
+            {
+                "lang": langs[i],
+                "cause": CAUSES[int(best)],
+                "cause_score": float(proba[i, best]),
+                "troll": bool(trolls[i]),
+                "troll_score": float(troll_proba[i]),
+                "key": str(ids[i]) if ids[i] is not None else texts[i],
+                "text": texts[i],
+                "none_score": float(proba[i, none]),
+                "name": names[i],
+                "created_at": times[i],
+            }
+        )
+    return rows
 
 
 def as_utc(value: datetime | str | None) -> datetime | None:

@@ -6,7 +6,11 @@ with the same rules as the in-process engine (the same reserved output names, me
 reasons, from `triage.serve.batch`); malformed ones go to a rejects folder with their row (and
 line, for JSONL) and the reason. Spark writes folders of part files (its own layout, readable by
 pandas, pyarrow and Spark); resuming is Spark's own task retry, not the in-process engine's chunk
-manifest. pyspark is imported here only, so nothing else in triage needs it (or Java).
+manifest. A second pandas UDF turns the scores into the reply columns (action, reply,
+sub-case, `priority`, `priority_score`, `respond_by`) with the in-process engine's own
+functions (`suggestion_rows`, `ReplyBook.suggest_batch`); the reply book and the resolved
+company settings are loaded once on the driver and shipped with the UDF. pyspark is imported
+here only, so nothing else in triage needs it (or Java).
 """
 
 import os
@@ -20,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from triage.models.labels import CAUSES, MAX_TEXT_CHARS, SCORE_COLUMNS
 from triage.serve.batch import (
     FIELD_CONFLICT,
+    REPLY_COLUMNS,
+    REPLY_TYPES,
     TIME_COLUMN,
     Columns,
     column_conflict_error,
@@ -28,6 +34,8 @@ from triage.serve.batch import (
     rejects_path,
 )
 from triage.serve.batch_io import BatchInputError, file_format
+from triage.serve.predictor import iso_utc, suggestion_rows
+from triage.serve.replies import ReplyBook, ReplySettings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -51,6 +59,9 @@ RESULT_TYPE = ", ".join(
         *(f"score_{c} double" for c in CAUSES),
     ]
 )
+_SPARK_TYPES = {"string": "string", "bool": "boolean", "double": "double"}
+REPLY_TYPE = ", ".join(f"{c} {_SPARK_TYPES[str(REPLY_TYPES[c])]}" for c in REPLY_COLUMNS)
+"""The reply columns as a Spark DDL struct, in the in-process engine's order and types."""
 SPARK_WRITE_FORMATS = {"jsonl": "json", "csv": "csv", "parquet": "parquet"}
 
 
@@ -266,12 +277,54 @@ def with_reasons(frame, columns: Columns):
     return frame
 
 
-def score(spark, frame, model_uri: str, columns: Columns):
-    """Scored rows (input columns, `time`, then the model's score columns) and rejected rows
-    (`row`, `line` for JSONL, `reason`, `record`: the in-process engine's rejects)."""
+def reply_udf(book: ReplyBook, settings: ReplySettings, columns: Columns):
+    """A pandas UDF from a struct of (text, id, name, time, score columns) to the reply columns.
+
+    Executors run `suggestion_rows` and `ReplyBook.suggest_batch`, exactly what `Predictor`
+    runs in-process, so the two engines give the same action, sub-case and priority for the
+    same scores. No two consecutive replies of one Arrow batch share a wording, as in a chunk.
+    """
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    def replies(frame: pd.DataFrame) -> pd.DataFrame:
+        def optional(name: str | None) -> list | None:
+            return [None if pd.isna(v) else str(v) for v in frame[name]] if name else None
+
+        rows = suggestion_rows(
+            frame["text"].tolist(),
+            frame["lang"].tolist(),
+            frame[[f"score_{c}" for c in CAUSES]].to_numpy(dtype=float),
+            frame["troll"].tolist(),
+            frame["troll_score"].tolist(),
+            ids=optional("id" if columns.id else None),
+            names=optional("name" if columns.name else None),
+            created_at=optional("time" if columns.time else None),
+        )
+        suggestions = book.suggest_batch(rows, settings)
+        out = {c: [getattr(s, c) for s in suggestions] for c in REPLY_COLUMNS}
+        out["respond_by"] = [iso_utc(s.respond_by) for s in suggestions]
+        return pd.DataFrame(out, columns=list(REPLY_COLUMNS))
+
+    return pandas_udf(replies, REPLY_TYPE)  # type: ignore[call-overload]
+
+
+def score(
+    spark,
+    frame,
+    model_uri: str,
+    columns: Columns,
+    book: ReplyBook | None = None,
+    settings: dict[str, Any] | None = None,
+):
+    """Scored rows (input columns, `time`, the model's score columns, then the reply columns)
+    and rejected rows (`row`, `line` for JSONL, `reason`, `record`: the in-process engine's
+    rejects). `settings` override the reply book's company settings, as in `run_batch`."""
     import mlflow.pyfunc
     from pyspark.sql import functions as F
 
+    book = book or ReplyBook.load()
+    resolved = book.settings.merged(settings)
     checked = with_reasons(frame, columns)
     dropped = {*INTERNAL, *([TIME_COLUMN] if columns.time else [])}
     if KEYS in frame.columns:  # JSONL: the rows holding these fields are rejected
@@ -282,6 +335,13 @@ def score(spark, frame, model_uri: str, columns: Columns):
     scored = good.withColumn("_scores", udf(F.struct(F.col(columns.text).alias("text"))))
     keep = inputs + ([TIME_COLUMN] if columns.time else [])
     scored = scored.select(*keep, *(F.col(f"_scores.{c}").alias(c) for c in SCORE_COLUMNS))
+    reply_inputs = [F.col(columns.text).alias("text"), *(F.col(c) for c in SCORE_COLUMNS)]
+    for field, column in (("id", columns.id), ("name", columns.name), ("time", columns.time and TIME_COLUMN)):
+        if column:
+            reply_inputs.append(F.col(column).cast("string").alias(field))
+    replies = reply_udf(book, resolved, columns)
+    scored = scored.withColumn("_replies", replies(F.struct(*reply_inputs)))
+    scored = scored.select(*keep, *SCORE_COLUMNS, *(F.col(f"_replies.{c}").alias(c) for c in REPLY_COLUMNS))
     if RAW in frame.columns:
         record = F.col(RAW)
     else:
@@ -308,12 +368,15 @@ def run_spark_batch(
     columns: Columns,
     *,
     model: str | None = None,
+    settings: dict[str, Any] | None = None,
     input_format: str | None = None,
     master: str = "local[*]",
     shuffle_partitions: int = 4,
     spark: Any = None,
 ) -> SparkResult:
-    """Score `source` into the folder `output` on Spark; rejects into `OUTPUT-stem.rejects.jsonl/`."""
+    """Score `source` into the folder `output` on Spark; rejects into `OUTPUT-stem.rejects.jsonl/`.
+
+    `settings` override `configs/replies/settings.yaml` for the reply columns, as in `run_batch`."""
     fmt = file_format(source, input_format)
     out_fmt = file_format(output)
     model_uri = check_model_uri(model or os.environ.get("TRIAGE_MODEL_URI") or DEFAULT_MODEL_URI)
@@ -324,7 +387,7 @@ def run_spark_batch(
     cores = spark.sparkContext.defaultParallelism
     if frame.rdd.getNumPartitions() < cores:  # a small file is one split: spread it over the cores
         frame = frame.repartition(cores)
-    scored, rejects = score(spark, frame, model_uri, columns)
+    scored, rejects = score(spark, frame, model_uri, columns, settings=settings)
     write(scored, output, out_fmt)
     reject_dir = rejects_path(output)
     rejects.write.mode("overwrite").json(str(reject_dir))

@@ -23,10 +23,11 @@ from babel import Locale
 from pydantic import ValidationError
 from triage.models.labels import LANGS, OTHER_LANG
 from triage.serve.replies.details import find_details
+from triage.serve.replies.learned import LearnedSubcases, learned_from
 from triage.serve.replies.names import NameRules, greeting_form
 from triage.serve.replies.priority import intensity, priority, respond_by
 from triage.serve.replies.settings import ReplyConfigError, ReplySettings
-from triage.serve.replies.subcases import SubcaseChooser
+from triage.serve.replies.subcases import SubcaseChooser, combined
 from triage.serve.replies.templates import LanguageTemplates, check_placeholders, read_yaml
 
 DRAFT_LANG_FOR_OTHER = "en"
@@ -57,7 +58,12 @@ def _stable_index(key: str, size: int) -> int:
 class ReplyBook:
     """Validated templates and recognisers for every language plus the default company settings."""
 
-    def __init__(self, templates: dict[str, LanguageTemplates], settings: ReplySettings):
+    def __init__(
+        self,
+        templates: dict[str, LanguageTemplates],
+        settings: ReplySettings,
+        learned: LearnedSubcases | None = None,
+    ):
         self.templates = templates
         self.settings = settings
         self._plural = {lang: Locale.parse(lang).plural_form for lang in templates}
@@ -65,6 +71,9 @@ class ReplyBook:
             lang: SubcaseChooser({name: sub.match for name, sub in book.subcases.items()})
             for lang, book in templates.items()
         }
+        self.learned = learned
+        self.subcase_method = learned.method if learned is not None else "patterns"
+        """Which of `subcases.METHODS` chooses sub-cases: the learned chooser's files say."""
         every = [p for book in templates.values() for p in (*book.not_a_name, *book.signals.profanity)]
         self.names = NameRules(every)
         self._signals = {
@@ -91,7 +100,45 @@ class ReplyBook:
                     raise
                 raise ReplyConfigError(f"{path}: {exc}") from exc
             templates[lang] = parsed
-        return cls(templates, settings)
+        try:
+            learned = learned_from(folder)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ReplyConfigError(f"{folder}: the learned sub-case chooser cannot be loaded: {exc}") from exc
+        return cls(templates, settings, learned)
+
+    def choose_subcase(
+        self,
+        lang: str,
+        cause: str,
+        text: str,
+        learned_choices: Mapping[tuple[str, str], str | None] | None = None,
+    ) -> str | None:
+        """The sub-case of a comment of `cause` in `lang` (a reply language), by `subcase_method`;
+        `learned_choices` holds the learned chooser's answers already computed for a batch."""
+        if self.learned is None or self.subcase_method == "patterns":
+            learned = None
+        elif learned_choices is not None and (cause, text) in learned_choices:
+            learned = learned_choices[(cause, text)]
+        else:
+            learned = self.learned.choose(cause, text)
+        return combined(self.subcase_method, self.choosers[lang], learned, cause, text)
+
+    def learned_choices(self, rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str | None]:
+        """The learned chooser's answer for every (cause, text) of a batch's non-troll rows, one
+        vectorised call per cause: about 15 times cheaper than one comment at a time."""
+        if self.learned is None or self.subcase_method == "patterns":
+            return {}
+        wanted: dict[str, list[str]] = {}
+        for row in rows:
+            if not row.get("troll") and row["cause"] in self.learned.heads:
+                wanted.setdefault(row["cause"], []).append(row.get("text", ""))
+        choices: dict[tuple[str, str], str | None] = {}
+        for cause, texts in wanted.items():
+            unique = list(dict.fromkeys(texts))
+            choices.update(
+                zip(((cause, t) for t in unique), self.learned.choose_many(cause, unique), strict=True)
+            )
+        return choices
 
     def _response_time(self, lang: str, hours: int) -> str:
         spec = self.templates[lang].response_time
@@ -163,9 +210,11 @@ class ReplyBook:
         created_at: datetime | None = None,
         settings: ReplySettings | None = None,
         avoid: tuple[str, int] | None = None,
+        learned_choices: Mapping[tuple[str, str], str | None] | None = None,
     ) -> Suggestion:
         """The action, reply, sub-case and priority for one comment; `key` (its id, else its text)
-        picks the wording; `none_score` is the model's score for "no complaint"."""
+        picks the wording; `none_score` is the model's score for "no complaint"; `learned_choices`
+        (from `learned_choices`) saves scoring the text again in a batch."""
         settings = settings or self.settings
         thresholds = settings.thresholds
         windows = settings.respond_within_minutes
@@ -175,8 +224,7 @@ class ReplyBook:
             reason = "troll, spam or flame: no public reply"
             return Suggestion("do_not_engage", None, report, reason, None, None, level, score, None)
         reply_lang = lang if lang in self.templates else DRAFT_LANG_FOR_OTHER
-        chooser = self.choosers[reply_lang]
-        subcase = chooser.choose(cause, text)
+        subcase = self.choose_subcase(reply_lang, cause, text, learned_choices)
         if cause == "none" and subcase is None:
             subcase = "other"
         none_score = cause_score if none_score is None and cause == "none" else (none_score or 0.0)
@@ -225,10 +273,11 @@ class ReplyBook:
     ) -> list[Suggestion]:
         """Suggestions in order; no two consecutive replies use the same template variant."""
         resolved = self.settings.merged(settings)
+        choices = self.learned_choices(rows)
         suggestions: list[Suggestion] = []
         previous: tuple[str, int] | None = None
         for row in rows:
-            suggestion = self.suggest(**row, settings=resolved, avoid=previous)
+            suggestion = self.suggest(**row, settings=resolved, avoid=previous, learned_choices=choices)
             suggestions.append(suggestion)
             previous = suggestion.variant or previous
         return suggestions
