@@ -18,7 +18,7 @@ import pytest
 from mlflow import MlflowClient
 from triage.models.artifact import MANIFEST, artifact_digest, save_model
 from triage.serve.app import create_app
-from triage.serve.cache import ScoreCache
+from triage.serve.cache import CACHE_SIZE_ENV, ScoreCache
 from triage.serve.observability import LOGGER
 from triage.serve.predictor import Predictor
 from triage.serve.rollout import MODEL_POLL_ENV, poll_seconds_from_env
@@ -64,7 +64,7 @@ def expected(predictor: Predictor, text: str, item_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def texts(sample_splits) -> list[str]:
-    return sample_splits["test"].text.tolist()[:40]
+    return sample_splits["test"].text.tolist()[:100]
 
 
 class Records(logging.Handler):
@@ -185,20 +185,36 @@ def alias_server(registry, tmp_path_factory):
     server = ServeProcess(
         ["--model", "models:/triage@champion"],
         tmp_path_factory.mktemp("rollout-logs") / "server.log",
-        env={"MLFLOW_TRACKING_URI": uri, MODEL_POLL_ENV: "0.5"},
+        # no score cache: every comment goes through the scoring queue (the folder test covers the cache)
+        env={"MLFLOW_TRACKING_URI": uri, MODEL_POLL_ENV: "0.5", CACHE_SIZE_ENV: "0"},
     )
     yield server
     server.stop()
 
 
 def test_moving_the_alias_under_load_swaps_with_no_failed_request(registry, alias_server, texts):
+    """Sixteen clients send requests of 64 comments without pause: four batches of the scoring
+    queue (256 comments each), so requests wait in the old model's queue when the swap happens.
+    Each request's answers must be those of the version it names."""
     folders, _ = registry
     url = alias_server.url
     MlflowClient().set_registered_model_alias("triage", "champion", "1")
     wait_for(lambda: served(url)["version"] == "1", what="version 1")
+    size = 64
+    windows = [[(6 * s + m) % len(texts) for m in range(size)] for s in range(16)]
+    bodies = [{"items": [{"id": f"t{j}", "text": texts[j]} for j in window]} for window in windows]
     direct = {v: Predictor.load(f"models:/triage/{v}", cache=ScoreCache(0)) for v in ("1", "2")}
-    answers = {v: [expected(direct[v], t, f"t{i}") for i, t in enumerate(texts)] for v in direct}
-    assert sum(a != b for a, b in zip(answers["1"], answers["2"], strict=True)) >= len(texts) // 4
+    answers = {
+        v: [
+            [
+                json.loads(p.model_dump_json())
+                for p in direct[v].predict([texts[j] for j in w], ids=[f"t{j}" for j in w])
+            ]
+            for w in windows
+        ]
+        for v in direct
+    }
+    assert sum(a != b for a, b in zip(answers["1"][0], answers["2"][0], strict=True)) >= size // 4
 
     results: list[tuple[float, int, httpx.Response | Exception]] = []
     stop = threading.Event()
@@ -207,14 +223,14 @@ def test_moving_the_alias_under_load_swaps_with_no_failed_request(registry, alia
         with httpx.Client(timeout=30) as client:
             n = worker * 5
             while not stop.is_set():
-                i, n = n % len(texts), n + 1
+                w, n = n % len(windows), n + 1
                 started = time.monotonic()
                 try:
-                    results.append((started, i, predict(url, {"id": f"t{i}", "text": texts[i]}, client)))
+                    results.append((started, w, client.post(f"{url}/v1/predict", json=bodies[w])))
                 except httpx.HTTPError as exc:
-                    results.append((started, i, exc))
+                    results.append((started, w, exc))
 
-    clients = [threading.Thread(target=load, args=(k,)) for k in range(8)]
+    clients = [threading.Thread(target=load, args=(k,)) for k in range(16)]
     for thread in clients:
         thread.start()
     try:
@@ -232,12 +248,11 @@ def test_moving_the_alias_under_load_swaps_with_no_failed_request(registry, alia
     failed = [r for _, _, r in results if not isinstance(r, httpx.Response) or r.status_code != 200]
     assert not failed, failed[:3]
     versions = []
-    for started, i, response in results:
+    for started, w, response in results:
         body = response.json()
         version = body["model"]["version"]
-        [prediction] = body["predictions"]
-        assert prediction["model"]["version"] == version
-        assert answer(prediction) == answers[version][i]  # scored by the version it names
+        assert {p["model"]["version"] for p in body["predictions"]} == {version}
+        assert [answer(p) for p in body["predictions"]] == answers[version][w]  # scored by that version
         versions.append((started, version))
     assert {v for started, v in versions if started < moved} == {"1"}
     assert {v for started, v in versions if started > swapped} == {"2"}
