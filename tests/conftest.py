@@ -8,7 +8,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +39,86 @@ BOM = "\ufeff"
 HUGE_INT = "9" * 5000
 DEEP = "[" * 100_000 + "]" * 100_000
 """Hostile JSON values: a byte-order mark, an integer over Python's 4,300 digits, deep nesting."""
+
+
+@contextmanager
+def app_in_thread(app) -> Iterator[str]:
+    """`app` under uvicorn in a thread on a free loopback port, lifespan included; yields its URL."""
+    import httpx
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or not thread.is_alive():
+                raise AssertionError("the app did not become ready")
+            time.sleep(0.1)
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+class ServeProcess:
+    """`triage serve ARGS` in a subprocess on a free port, ready to answer; JSON log lines in a file."""
+
+    def __init__(
+        self, args: list[str], log_path: Path, env: dict[str, str] | None = None, timeout: float = 180
+    ):
+        import httpx
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = log_path.open("w")
+        environment = {k: v for k, v in os.environ.items() if k != "TRIAGE_API_KEY"}
+        self.process = subprocess.Popen(
+            [str(BIN / "triage"), "serve", "--port", str(self.port), *args],
+            env={**environment, **(env or {})},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.time() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"server exited with {self.process.returncode}: {self.log_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                self.stop()
+                raise AssertionError("server did not become ready")
+            time.sleep(0.3)
+
+    def log_text(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def log_records(self, message: str) -> list[dict]:
+        """The JSON log lines with this message."""
+        lines = (line for line in self.log_text().splitlines() if line.startswith("{"))
+        return [record for record in map(json.loads, lines) if record.get("message") == message]
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+        code = self.process.wait(timeout=60)
+        self._log.close()
+        return code
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

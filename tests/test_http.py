@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from triage.models.artifact import save_model
+from triage.models.artifact import artifact_digest, save_model
 from triage.serve.app import create_app
 from triage.serve.predictor import Predictor
 
@@ -101,6 +101,7 @@ def test_health_readiness_docs(server):
     body = spec["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["example"]["items"] and "PredictRequest" in spec["components"]["schemas"]
     assert {"400", "413", "415", "422"} <= set(spec["paths"]["/v1/predict"]["post"]["responses"])
+    assert "ServedModel" in spec["components"]["schemas"] and "/v1/model" in spec["paths"]
 
 
 def test_predict_matches_the_predictor_in_input_order(server, direct, sample_splits):
@@ -239,6 +240,10 @@ def test_api_key_protects_v1_only(model_dir, tmp_path):
         wrong = post(server.url, payload, headers={"Authorization": "Bearer nope"})
         assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
         assert post(server.url, payload, headers={"Authorization": "Bearer s3cret-key"}).status_code == 200
+        assert httpx.get(f"{server.url}/v1/model").status_code == 401
+        served = httpx.get(f"{server.url}/v1/model", headers={"Authorization": "Bearer s3cret-key"}).json()
+        assert served["name"] == "triage" and served["version"] == "3"
+        assert served["digest"] == artifact_digest(model_dir) and served["kind"] == "tfidf_linear"
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         assert httpx.get(f"{server.url}/metrics").status_code == 200
     finally:
@@ -290,22 +295,16 @@ def test_missing_model_stops_start_up_with_one_line(tmp_path):
     assert len(lines) == 1 and "cannot start" in lines[0] and "Traceback" not in run.stderr
 
 
-class ExplodingPredictor:
-    """Answers the warm-up, then fails on a chosen text: an unexpected server-side error."""
+class ExplodingPredictor(Predictor):
+    """The real model and replies, failing on a chosen text: an unexpected server-side error."""
 
     def __init__(self, real: Predictor):
-        self.real, self.info, self.replies, self.model = real, real.info, real.replies, real.model
-
-    def predict(self, texts, **kwargs):
-        return self.suggest(texts, self.score(texts), **kwargs)
+        super().__init__(real.model, real.replies)
 
     def score(self, texts):
         if any("boom" in t for t in texts):
             raise RuntimeError("secret internal detail")
-        return self.real.score(texts)
-
-    def suggest(self, texts, scores, **kwargs):
-        return self.real.suggest(texts, scores, **kwargs)
+        return super().score(texts)
 
 
 def test_unexpected_errors_are_500_with_request_id_and_server_keeps_serving(direct):

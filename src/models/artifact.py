@@ -99,6 +99,9 @@ class TriageModel:
     name: str = "triage"
     version: str = "unversioned"
     metadata: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+    """`artifact_digest` of the folder it was loaded from (None when fitted in memory): taken
+    from the same manifest the files were checked against, so it names exactly what was loaded."""
 
     @property
     def kind(self) -> str:
@@ -219,4 +222,7 @@ def load_model(path: Path) -> TriageModel:
         raise ModelLoadError(f"cannot load the {manifest.kind} model in {path}: {detail}") from exc
     known = set(Manifest.model_fields)
     extra = {k: v for k, v in manifest.model_dump(mode="json").items() if k not in known}
-    return TriageModel(classifier, langid, manifest.troll_threshold, manifest.name, manifest.version, extra)
+    digest = content_digest(manifest.model_dump(mode="json"))  # = artifact_digest(path), read once
+    return TriageModel(
+        classifier, langid, manifest.troll_threshold, manifest.name, manifest.version, extra, digest
+    )

@@ -45,3 +45,16 @@ class PredictionOut(Prediction):
 class PredictResponse(BaseModel):
     model: ModelInfo
     predictions: list[PredictionOut]
+
+
+class ServedModel(BaseModel):
+    """`GET /v1/model`: the model answering now."""
+
+    name: str
+    version: str = Field(description="the registry version (or the manifest's version for a folder)")
+    digest: str | None = Field(
+        description="sha256 identity of the artifact (its manifest, which lists every file's sha256); "
+        "the registry's artifact_sha256 tag"
+    )
+    kind: str = Field(description="the model kind, e.g. tfidf_linear or transformer")
+    loaded_at: str = Field(description="when this model started answering (UTC, ISO 8601)")

@@ -6,10 +6,13 @@ decoded and validated by hand so each failure gets its own status, and anything 
 becomes a 500 with the request id and no stack trace.
 """
 
+import asyncio
+import contextlib
 import gc
 import hmac
 import json
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,10 +33,12 @@ from triage.serve.api_schema import (
     MAX_ITEMS,
     PredictRequest,
     PredictResponse,
+    ServedModel,
 )
-from triage.serve.batching import ScoringQueue
 from triage.serve.observability import LOGGER, ServiceMetrics
 from triage.serve.predictor import Predictor, as_utc, iso_utc
+from triage.serve.rollout import Follower, warm_up
+from triage.serve.serving import ServingModel
 
 log = logging.getLogger(LOGGER)
 CLIENT_CLOSED = 499
@@ -41,7 +46,6 @@ CLIENT_CLOSED = 499
 MAX_JSON_DEPTH = 32
 """A valid request is at most 5 levels deep; deeper bodies are refused before validation."""
 DOC_PATHS = {"/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"}
-WARM_UP_TEXTS = ["Курьер опоздал", "Дякую за сервіс", "Благодаря", "the app crashes", "kurier opyat opozdal"]
 
 
 def error(status: int, code: str, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
@@ -135,24 +139,56 @@ def _parse(body: bytes, content_type: str) -> PredictRequest:
         raise RequestError(422, "invalid_request", f"{where}: {message}", where) from exc
 
 
-def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
-    """The service around one loaded predictor; `api_key` protects `/v1/*` when set."""
+def _listen_for_sighup(follower: Follower) -> bool:
+    """`SIGHUP` asks the follower to check the source now. Only the main thread may install a
+    signal handler (an app run by uvicorn in a test thread does without)."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, follower.request_check)
+    except (ValueError, RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+def create_app(
+    predictor: Predictor,
+    api_key: str | None = None,
+    *,
+    source: str | None = None,
+    poll_seconds: float = 0.0,
+) -> FastAPI:
+    """The service around a loaded predictor; `api_key` protects `/v1/*` when set. With `source`
+    (where `predictor` came from), the service follows it: checked every `poll_seconds` (0:
+    never) and on `SIGHUP`, and a new model there is swapped in without downtime."""
     metrics = ServiceMetrics()
-    scoring = ScoringQueue(predictor.score)
+    serving = ServingModel(predictor)
+    follower = Follower(serving, source, poll_seconds, metrics) if source is not None else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.ready = False
-        await run_in_threadpool(predictor.model.langid.warm_up)
-        await run_in_threadpool(predictor.predict, WARM_UP_TEXTS)
+        await run_in_threadpool(warm_up, predictor)
         # The model is hundreds of thousands of long-lived objects; without this, every full
         # garbage collection walks them all and stalls requests (the latency tail).
         gc.freeze()
+        metrics.serving(serving.current.labels)
+        following = None
+        hangup = False
+        if follower is not None:
+            hangup = _listen_for_sighup(follower)
+            following = asyncio.create_task(follower.run())
         app.state.ready = True
-        log.info("ready", extra={"model": predictor.info.name, "version": predictor.info.version})
+        info = predictor.info
+        log.info("ready", extra={"model": info.name, "version": info.version, "digest": predictor.digest})
         yield
         app.state.ready = False
-        scoring.close()
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+        if hangup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+        serving.close()
+        metrics.close()
 
     app = FastAPI(
         title="triage",
@@ -207,8 +243,36 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
     @app.get("/readyz", tags=["operations"], summary="The model is loaded and a warm-up prediction succeeded")
     async def readyz(request: Request) -> JSONResponse:
         if getattr(request.app.state, "ready", False):
-            return JSONResponse({"status": "ready", "model": predictor.info.model_dump()})
+            return JSONResponse({"status": "ready", "model": serving.current.predictor.info.model_dump()})
         return error(503, "not_ready", "the model is still loading")
+
+    def unauthorized(request: Request) -> JSONResponse | None:
+        if api_key is None:
+            return None
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_key.encode()):
+            return error(401, "unauthorized", "send Authorization: Bearer <API key>")
+        return None
+
+    @app.get(
+        "/v1/model",
+        tags=["operations"],
+        summary="The model answering now: name, registry version, artifact digest",
+        response_model=ServedModel,
+        responses={401: {"description": "missing or wrong API key (when TRIAGE_API_KEY is set)"}},
+    )
+    async def model_info(request: Request) -> Response:
+        if (refused := unauthorized(request)) is not None:
+            return refused
+        current = serving.current
+        served = ServedModel(
+            name=current.predictor.info.name,
+            version=current.predictor.info.version,
+            digest=current.predictor.digest,
+            kind=current.predictor.model.kind,
+            loaded_at=iso_utc(current.loaded_at) or "",
+        )
+        return JSONResponse(served.model_dump())
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def prometheus() -> Response:
@@ -241,35 +305,40 @@ def create_app(predictor: Predictor, api_key: str | None = None) -> FastAPI:
         },
     )
     async def predict(request: Request) -> Response:
-        if api_key is not None:
-            supplied = request.headers.get("authorization", "")
-            scheme, _, token = supplied.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_key.encode()):
-                return error(401, "unauthorized", "send Authorization: Bearer <API key>")
+        if (refused := unauthorized(request)) is not None:
+            return refused
         try:
             parsed = _parse(await _read_body(request), request.headers.get("content-type", ""))
         except RequestError as exc:
             return error(exc.status, exc.code, exc.message, exc.field)
         request.state.items = len(parsed.items)
         try:
-            settings = predictor.replies.settings.merged(parsed.settings)
+            settings = serving.current.predictor.replies.settings.merged(parsed.settings)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(["settings", *(str(p) for p in first["loc"])])
             return error(422, "invalid_settings", f"{where}: {first['msg']}", where)
         texts = [item.text for item in parsed.items]
-        predictions = predictor.suggest(
-            texts,
-            await scoring.score(texts),
-            ids=[item.id for item in parsed.items],
-            names=[item.name for item in parsed.items],
-            created_at=[item.created_at for item in parsed.items],
-            settings=settings,
-        )
+        with serving.use() as generation:  # scored, replied to and labelled by one model
+            scorer = generation.predictor
+            lookup = scorer.lookup(texts)  # cached comments skip the queue
+            if lookup.missing:
+                lookup.fill(await generation.queue.score(lookup.missing))
+            metrics.cache_hits.inc(lookup.hits)
+            metrics.cache_misses.inc(lookup.misses)
+            metrics.cache_entries.set(len(scorer.cache))
+            predictions = scorer.suggest(
+                texts,
+                lookup.scores(scorer.model.troll_threshold),
+                ids=[item.id for item in parsed.items],
+                names=[item.name for item in parsed.items],
+                created_at=[item.created_at for item in parsed.items],
+                settings=settings,
+            )
         for p in predictions:
             metrics.predictions.labels(p.lang, p.cause, str(p.troll).lower(), p.action).inc()
         body = {
-            "model": predictor.info.model_dump(),
+            "model": scorer.info.model_dump(),
             "predictions": [
                 {"id": item.id, "created_at": iso_utc(as_utc(item.created_at)), **p.model_dump()}
                 for item, p in zip(parsed.items, predictions, strict=True)

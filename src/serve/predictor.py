@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from triage.models.artifact import (
 )
 from triage.models.labels import CAUSES
 from triage.paths import MODEL_DIR
+from triage.serve.cache import CacheLookup, ScoreCache, cache_size_from_env
 from triage.serve.replies import ReplyBook, ReplySettings
 from triage.serve.schema import ModelInfo, Prediction
 
@@ -36,7 +38,7 @@ def _load_from_mlflow(uri: str) -> TriageModel:
     """
     import mlflow.artifacts
 
-    entry = _registry_entry(uri)
+    entry = registry_entry(uri)
     source = f"models:/{entry.name}/{entry.version}" if entry is not None else uri
     folder = Path(tempfile.mkdtemp(prefix="triage-model-"))
     try:
@@ -85,7 +87,7 @@ def _artifact_folder(model_dir: Path, uri: str) -> Path:
     return folder
 
 
-def _registry_entry(uri: str):
+def registry_entry(uri: str):
     """The registered model version a `models:/name/N` or `models:/name@alias` URI points at."""
     if not uri.startswith("models:/"):
         return None
@@ -108,30 +110,53 @@ def _registry_entry(uri: str):
 
 def _registry_version(uri: str) -> str | None:
     """The registered version number a `models:/…` URI points at (None for other URIs)."""
-    entry = _registry_entry(uri)
+    entry = registry_entry(uri)
     return str(entry.version) if entry is not None else None
+
+
+def model_source(path: str | Path | None = None) -> str:
+    """Where a model comes from: `path`, else `$TRIAGE_MODEL_URI`, else the pipeline's output."""
+    return str(path) if path is not None else os.environ.get(MODEL_URI_ENV) or str(MODEL_DIR)
 
 
 class Predictor:
     """Scores comments with one loaded model and suggests the action and reply for each.
 
-    Thread-safe for concurrent `predict` calls: nothing is mutated after loading.
+    Thread-safe for concurrent `predict` calls: nothing is mutated after loading but the score
+    cache, which has its own lock.
     """
 
-    def __init__(self, model: TriageModel, replies: ReplyBook | None = None):
+    def __init__(self, model: TriageModel, replies: ReplyBook | None = None, cache: ScoreCache | None = None):
         self.model = model
         self.replies = replies or ReplyBook.load()
         self.info = ModelInfo(name=model.name, version=model.version)
+        self.cache = cache if cache is not None else ScoreCache(0)
+        # A model fitted in memory has no digest: a token of its own keeps its entries apart.
+        self._cache_token = model.digest or f"unsaved-{uuid.uuid4().hex}"
+
+    @property
+    def digest(self) -> str | None:
+        """The artifact digest of the model (None for a model fitted in memory)."""
+        return self.model.digest
 
     @classmethod
-    def load(cls, path: str | Path | None = None, replies_dir: str | Path | None = None) -> "Predictor":
+    def load(
+        cls,
+        path: str | Path | None = None,
+        replies_dir: str | Path | None = None,
+        *,
+        replies: ReplyBook | None = None,
+        cache: ScoreCache | None = None,
+    ) -> "Predictor":
         """Load from a folder, an MLflow URI, `$TRIAGE_MODEL_URI`, or the pipeline's output;
-        reply templates from `replies_dir`, `$TRIAGE_REPLIES_DIR` or `configs/replies`."""
-        replies = ReplyBook.load(replies_dir)
-        source = path if path is not None else os.environ.get(MODEL_URI_ENV) or MODEL_DIR
-        if isinstance(source, str) and source.startswith(MLFLOW_SCHEMES):
-            return cls(_load_from_mlflow(source), replies)
-        return cls(load_model(Path(source)), replies)
+        reply templates from `replies` or `replies_dir`, `$TRIAGE_REPLIES_DIR` or
+        `configs/replies`; scores cached in `cache`, else a new one of `$TRIAGE_CACHE_SIZE`."""
+        replies = replies or ReplyBook.load(replies_dir)
+        cache = cache if cache is not None else ScoreCache(cache_size_from_env())
+        source = model_source(path)
+        if source.startswith(MLFLOW_SCHEMES):
+            return cls(_load_from_mlflow(source), replies, cache)
+        return cls(load_model(Path(source)), replies, cache)
 
     def predict(
         self,
@@ -154,8 +179,16 @@ class Predictor:
         )
 
     def score(self, texts: Sequence[str]) -> Scores:
-        """The model's scores for a batch (no replies): what the HTTP service batches across requests."""
-        return self.model.score(texts)
+        """The model's scores for a batch (no replies), from the cache where it has them: what
+        the HTTP service batches across requests."""
+        lookup = self.lookup(texts)
+        if lookup.missing:
+            lookup.fill(self.model.score(lookup.missing))
+        return lookup.scores(self.model.troll_threshold)
+
+    def lookup(self, texts: Sequence[str]) -> CacheLookup:
+        """What the cache holds of `texts` for this model, and which texts are left to score."""
+        return CacheLookup(self.cache, self._cache_token, texts)
 
     def suggest(
         self,

@@ -2,12 +2,16 @@
 
 import logging
 import os
+import signal
 
 import uvicorn
 from triage.serve.app import create_app
+from triage.serve.cache import cache_size_from_env
 from triage.serve.observability import LOGGER, configure_json_logging
-from triage.serve.predictor import MODEL_URI_ENV, Predictor
+from triage.serve.predictor import MODEL_URI_ENV, Predictor, model_source
 from triage.serve.protocol import MAX_HEADER_BYTES, GuardedHttpToolsProtocol
+from triage.serve.rollout import poll_seconds_from_env
+from triage.serve.workers import ReloadingMultiprocess, prepare_metrics_dir
 
 API_KEY_ENV = "TRIAGE_API_KEY"
 WORKER_HEALTHCHECK_SECONDS = 120
@@ -31,18 +35,38 @@ def api_key_from_env() -> str | None:
 
 def app_from_env():
     """App factory for multi-worker runs: each worker loads `$TRIAGE_MODEL_URI` itself."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app listens for it: never fatal
     configure_json_logging()
-    return create_app(Predictor.load(), api_key_from_env())
+    source = model_source()
+    return create_app(
+        Predictor.load(source), api_key_from_env(), source=source, poll_seconds=poll_seconds_from_env()
+    )
 
 
 def serve(host: str, port: int, workers: int, model: str | None) -> None:
-    """Load first, so a missing or broken model never becomes a half-working server."""
+    """Load first, so a missing or broken model never becomes a half-working server; settings
+    are checked before anything is loaded."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a reload request while loading is not a crash
+    # MLflow draws a progress bar on stderr for every download (start-up and each roll-out):
+    # noise between the JSON log lines.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     configure_json_logging()
     api_key = api_key_from_env()
-    predictor = Predictor.load(model)
+    poll_seconds = poll_seconds_from_env()
+    cache_size = cache_size_from_env()
+    source = model_source(model)
+    prepare_metrics_dir(workers)
+    predictor = Predictor.load(source)
     logging.getLogger(LOGGER).info(
         "starting",
-        extra={"host": host, "port": port, "workers": workers, "auth": api_key is not None},
+        extra={
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "auth": api_key is not None,
+            "model_poll_seconds": poll_seconds,
+            "cache_size": cache_size,
+        },
     )
     common = {
         "host": host,
@@ -58,16 +82,16 @@ def serve(host: str, port: int, workers: int, model: str | None) -> None:
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     }
     if workers > 1:
-        if model is not None:
-            os.environ[MODEL_URI_ENV] = str(model)
+        os.environ[MODEL_URI_ENV] = source
         # A worker answers the supervisor's health pings from a thread that needs the GIL, which
         # unpickling the model and loading lingua's models hold for seconds: allow for that.
-        uvicorn.run(
+        config = uvicorn.Config(
             "triage.serve.server:app_from_env",
             factory=True,
             workers=workers,
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **common,
         )
+        ReloadingMultiprocess(config, sockets=[config.bind_socket()]).run()
     else:
-        uvicorn.run(create_app(predictor, api_key), **common)
+        uvicorn.run(create_app(predictor, api_key, source=source, poll_seconds=poll_seconds), **common)
