@@ -225,9 +225,17 @@ def book() -> ReplyBook:
     return ReplyBook.load(PROJECT / "configs" / "replies")
 
 
-def greet(book, lang, name):
+def greet(book, lang, name, settings=None):
     return book.suggest(
-        lang=lang, cause="defect", cause_score=0.9, troll=False, troll_score=0.0, key="k", text="", name=name
+        lang=lang,
+        cause="defect",
+        cause_score=0.9,
+        troll=False,
+        troll_score=0.0,
+        key="k",
+        text="",
+        name=name,
+        settings=settings,
     ).reply.split("\n")[0]
 
 
@@ -264,7 +272,7 @@ def test_only_the_first_name_is_greeted_and_case_is_tidied(book):
         "Fuck You",
         "Official Support Team",
         "Admin",
-        "Example Co",
+        "Zetta Mobile",
         "Customer Care",
         "@zetta_help",
         "https://spam.example",
@@ -279,5 +287,5 @@ def test_only_the_first_name_is_greeted_and_case_is_tidied(book):
 )
 @pytest.mark.parametrize("lang", ["ru", "uk", "bg", "en"])
 def test_profanity_impersonation_links_and_handles_are_never_greeted(book, lang, name):
-    first_line = greet(book, lang, name)
+    first_line = greet(book, lang, name, book.settings.merged({"brand": "Zetta Mobile"}))
     assert first_line == book.templates[lang].greeting.without_name

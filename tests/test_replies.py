@@ -340,3 +340,22 @@ def test_missing_reply_configuration_is_reported(tmp_path):
 
 def test_complaints_list_matches_labels():
     assert set(COMPLAINTS) == set(CAUSES) - {"none"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "signature"),
+    [
+        ("en", "Kind regards, the support team"),
+        ("ru", "С уважением, служба поддержки"),
+        ("uk", "З повагою, служба підтримки"),
+        ("bg", "С уважение, екипът за обслужване на клиенти"),
+    ],
+)
+def test_without_a_brand_replies_sign_as_the_support_team_and_name_no_company(book, lang, signature):
+    assert book.settings.brand is None  # the default profile fits any company
+    for cause in ("defect", "price", "none"):
+        reply = suggest(book, lang=lang, cause=cause).reply
+        if reply:
+            assert reply.endswith(signature) and "None" not in reply and "{" not in reply
+    branded = suggest(book, lang=lang, settings=book.settings.merged({"brand": "Zetta"})).reply
+    assert "Zetta" in branded.splitlines()[-1] and not branded.endswith(signature)

@@ -147,7 +147,7 @@ class ReplyBook:
 
     def _greeting(self, lang: str, name: str | None, settings: ReplySettings) -> str:
         book = self.templates[lang]
-        first = self.names.first_name(name, settings.brand)
+        first = self.names.first_name(name, settings.brand or "")
         if first is None:
             return book.greeting.without_name
         return book.greeting.with_name.format(name=greeting_form(first, lang))
@@ -171,7 +171,8 @@ class ReplyBook:
         response_time = self._response_time(lang, settings.response_time_hours)
         channel = self._channel(lang, settings)
         variants = book.subcases[subcase].replies if subcase else book.causes[cause]
-        body = [variants[index].format(brand=settings.brand, channel=channel, response_time=response_time)]
+        brand = settings.brand or book.us
+        body = [variants[index].format(brand=brand, channel=channel, response_time=response_time)]
         parts = [self._greeting(lang, name, settings)]
         if cause != "none":
             details = find_details(text)
@@ -188,7 +189,9 @@ class ReplyBook:
         offer = settings.compensation.offer.get(lang)
         if cause != "none" and cause in settings.compensation.causes and offer:
             parts.append(book.compensation.format(offer=offer))
-        parts.append(book.signature.format(brand=settings.brand))
+        parts.append(
+            book.signature.format(brand=settings.brand) if settings.brand else book.signature_unbranded
+        )
         return "\n\n".join(parts)
 
     def _variants(self, lang: str, cause: str, subcase: str | None) -> int:

@@ -89,7 +89,9 @@ class ReplySettings(BaseModel):
     """Company settings; any field can be overridden per call with a (nested) dict."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    brand: str = Field("Example Co", min_length=1, max_length=100)
+    brand: str | None = Field(None, min_length=1, max_length=100)
+    """The company's name for the signature and texts; unset, replies sign as "the support team"
+    and say "us", so the default fits any company (a placeholder name would be a leftover)."""
     profile: Profile = Profile()
     response_time_hours: int = Field(2, ge=1, le=168)
     compensation: Compensation = Compensation()

@@ -77,6 +77,10 @@ class LanguageTemplates(BaseModel):
     model_config = ConfigDict(extra="forbid")
     greeting: Greeting
     signature: str
+    signature_unbranded: str
+    """The signature when the settings name no brand."""
+    us: str
+    """What `{brand}` reads as in a text when the settings name no brand ("us", "нас")."""
     response_time: ResponseTime
     private_channel: str
     ask_for: dict[str, str]
@@ -139,6 +143,8 @@ def check_placeholders(lang: str, templates: LanguageTemplates) -> None:
         ("greeting.with_name", t.greeting.with_name, {"name"}, {"name"}),
         ("greeting.without_name", t.greeting.without_name, set(), set()),
         ("signature", t.signature, {"brand"}, set()),
+        ("signature_unbranded", t.signature_unbranded, set(), set()),
+        ("us", t.us, set(), set()),
         ("response_time.phrase", t.response_time.phrase, {"count", "unit"}, {"count", "unit"}),
         ("private_channel", t.private_channel, set(), set()),
         ("next_step.ask", t.next_step.ask, {"ask", "channel", "response_time"}, {"ask", "response_time"}),
