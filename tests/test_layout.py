@@ -44,3 +44,10 @@ def test_serve_models_and_monitor_never_import_train():
 
 def test_no_import_circles():
     assert list(nx.simple_cycles(_imports())) == []
+
+
+def test_every_registered_kind_loads_a_class_of_that_kind():
+    from triage.models.kinds import KINDS, loader
+
+    for name in KINDS:
+        assert loader(name).kind == name

@@ -5,11 +5,10 @@ fitted classifier. The trainer's module is imported here, on demand, so the TF-I
 loads torch.
 """
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-from triage.models.kinds import KINDS
+from triage.models.kinds import KINDS, resolve
 from triage.train.config import ConfigError
 
 
@@ -17,10 +16,7 @@ def build_trainer(kind: str, params: dict[str, Any], source: Path):
     """The kind's trainer; a bad kind or setting is a `ConfigError` naming the config file."""
     if kind not in KINDS:
         raise ConfigError(f"{source}: unknown model kind {kind!r} (known: {', '.join(sorted(KINDS))})")
-    module, _, attribute = KINDS[kind].trainer.partition(":")
-    target: Any = importlib.import_module(module)
-    for name in attribute.split("."):
-        target = getattr(target, name)
+    target = resolve(KINDS[kind].trainer)
     try:
         return target(params)
     except (TypeError, ValueError) as exc:
