@@ -117,3 +117,20 @@ def test_a_large_request_is_split_into_slices_and_reassembled_in_order():
     result = asyncio.run(queue.score(texts))
     assert result.langs == texts and list(result.lang_scores[:3]) == [0.0, 1.0, 2.0]
     assert max(len(b) for b in scorer.batches) <= 50
+
+
+def test_the_service_sizes_its_scoring_batches_by_the_model(fitted_model):
+    """The encoder gets small batches (one item waits for at most one of them), TF-IDF large ones,
+    and a blend the smallest of its members'."""
+    from triage.models.blend import BlendClassifier
+    from triage.serve.predictor import Predictor
+    from triage.serve.serving import ServingModel
+
+    class Encoder:
+        kind, serving_batch_items = "transformer", 32
+
+    assert ServingModel(Predictor(fitted_model)).current.queue.max_batch_items == 256
+    blend = BlendClassifier([Encoder(), fitted_model.classifier], [0.5, 0.5], [0.5, 0.5])
+    model = type(fitted_model)(blend, fitted_model.langid, fitted_model.troll_threshold)
+    queue = ServingModel(Predictor(model)).current.queue
+    assert (queue.max_batch_items, queue.slice_items) == (32, 8)

@@ -51,6 +51,11 @@ class BlendClassifier:
         self.training_info: dict[str, Any] = {}
 
     @property
+    def serving_batch_items(self) -> int:
+        """The smallest of the members' fair batches for the HTTP queue (256 for plain kinds)."""
+        return min(getattr(m, "serving_batch_items", 256) for m in self.members)
+
+    @property
     def member_kinds(self) -> list[str]:
         return [member.kind for member in self.members]
 
