@@ -26,7 +26,7 @@ java:
 	@command -v java >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends openjdk-17-jre-headless; }
 
 ## The main job: the DVC pipeline (encoder -> prepare -> train -> evaluate) on data/raw, then the headline metrics.
-## The default model blends a fine-tuned multilingual-e5-small with TF-IDF: 15-20 minutes on 2 cores (docs/getting-started.md).
+## The default model blends a fine-tuned multilingual-e5-small with TF-IDF: about 12 minutes on 2 cores (docs/getting-started.md).
 run: install
 	$(BIN)/dvc repro
 	$(BIN)/triage metrics reports/metrics.json
