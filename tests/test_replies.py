@@ -359,3 +359,22 @@ def test_without_a_brand_replies_sign_as_the_support_team_and_name_no_company(bo
             assert reply.endswith(signature) and "None" not in reply and "{" not in reply
     branded = suggest(book, lang=lang, settings=book.settings.merged({"brand": "Zetta"})).reply
     assert "Zetta" in branded.splitlines()[-1] and not branded.endswith(signature)
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("they charged me £1,900 for nothing", "£1,900"),  # not £1,90: the reader's finding
+        ("paid £5,964 twice", "£5,964"),
+        ("з картки зняли 1 250,50 грн", "1 250,50 грн"),
+        ("€1.250,00 taken from my account", "€1.250,00"),
+        ("$1,299.99 and no refund", "$1,299.99"),
+        ("2,000 UAH за що?", "2,000 UAH"),
+        ("заплатих 35,50 лв. за нищо", "35,50 лв."),
+        ("списали 450 руб", "450 руб"),
+    ],
+)
+def test_amounts_keep_their_thousands(text, amount):
+    from triage.serve.replies.details import find_details
+
+    assert find_details(text).amount == amount

@@ -9,9 +9,10 @@ _REFERENCE = re.compile(
     r"|(?<![\w.,])(?P<b>[A-Za-z]{1,4}-?\d{4,18}|\d{6,18})(?![\w.,])",  # ZX-48213, TRK88213, 48213377
 )
 _CURRENCY = r"(?:€|\$|£|₴|₽|лв\.?|лева|лв|eur|euro|usd|uah|rub|bgn|gbp|грн\.?|гривен\w*|руб\.?|рубл\w*|евро)"
+_NUMBER = r"(?:\d{1,3}(?:[,.\s\u00a0\u202f]\d{3})+|\d+)(?:[.,]\d{1,2})?(?!\d)"
+"""1,900 · 1 250,50 · 1.250,00 · 19.99 · 2000: thousands groups first, so "£1,900" is not £1.90."""
 _AMOUNT = re.compile(
-    rf"(?P<pre>{_CURRENCY})\s?(?P<n1>\d[\d\s]{{0,9}}(?:[.,]\d{{1,2}})?)"
-    rf"|(?P<n2>\d[\d\s]{{0,9}}(?:[.,]\d{{1,2}})?)\s?(?P<post>{_CURRENCY})(?!\w)",
+    rf"(?P<pre>{_CURRENCY})\s?(?P<n1>{_NUMBER})|(?<![\d.,])(?P<n2>{_NUMBER})\s?(?P<post>{_CURRENCY})(?!\w)",
     re.IGNORECASE,
 )
 _PHONE_LIKE = re.compile(r"^\+?\d{10,}$")
