@@ -52,8 +52,8 @@ class BlendClassifier:
 
     @property
     def serving_batch_items(self) -> int:
-        """The smallest of the members' fair batches for the HTTP queue (256 for plain kinds)."""
-        return min(getattr(m, "serving_batch_items", 256) for m in self.members)
+        """The smallest of the members' fair batches for the HTTP queue."""
+        return min(m.serving_batch_items for m in self.members)
 
     @property
     def member_kinds(self) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 from triage.models.blend import KIND, BlendClassifier
 from triage.models.labels import CAUSES
+from triage.train.config import known_settings
 
 
 @dataclass
@@ -41,10 +42,7 @@ class BlendConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "BlendConfig":
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown blend setting(s): {', '.join(unknown)}")
-        config = cls(**values)
+        config = cls(**known_settings(cls, values, "blend"))
         if not config.members or not all(isinstance(m, str) for m in config.members):
             raise ValueError("blend members must be a list of model config paths")
         if config.weights != "tune" and (
@@ -65,6 +63,10 @@ def _best_weight(grid: list[float], score) -> tuple[float, dict[str, float]]:
     best = max(scores.values())
     weight = min((w for w, s in scores.items() if s == best), key=lambda w: abs(w - 0.5))
     return weight, {f"{w:.2f}": round(s, 4) for w, s in scores.items()}
+
+
+def _cause_f1(truth: np.ndarray, proba: np.ndarray) -> float:
+    return float(f1_score(truth, np.asarray(CAUSES)[proba.argmax(1)], average="macro"))
 
 
 def _troll_f1(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -106,8 +108,7 @@ class BlendFitter:
         if self.config.weights == "tune":
 
             def cause_score(w: float) -> float:
-                blended = w * outputs[0][0] + (1 - w) * outputs[1][0]
-                return float(f1_score(cause_truth, np.asarray(CAUSES)[blended.argmax(1)], average="macro"))
+                return _cause_f1(cause_truth, w * outputs[0][0] + (1 - w) * outputs[1][0])
 
             def troll_score(w: float) -> float:
                 return _troll_f1(troll_truth, w * outputs[0][1] + (1 - w) * outputs[1][1])
@@ -139,8 +140,7 @@ class BlendFitter:
         full_cause, full_troll = blend.combine(outputs)
 
         def f1s(cause: np.ndarray, troll: np.ndarray) -> tuple[float, float]:
-            macro = f1_score(cause_truth, np.asarray(CAUSES)[cause.argmax(1)], average="macro")
-            return float(macro), _troll_f1(troll_truth, troll)
+            return _cause_f1(cause_truth, cause), _troll_f1(troll_truth, troll)
 
         reference = f1s(full_cause, full_troll)
         curve, best = [], None

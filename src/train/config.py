@@ -27,3 +27,11 @@ def section(params: dict[str, Any], name: str) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"params.yaml: missing section '{name}'")
     return values
+
+
+def known_settings(cls: type, values: dict[str, Any], what: str) -> dict[str, Any]:
+    """`values` if every key is a field of the dataclass `cls`; else one line naming the others."""
+    unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s): {', '.join(unknown)}")
+    return values

@@ -23,6 +23,7 @@ from sklearn.metrics import f1_score
 from triage.models.calibration import calibrate_logits
 from triage.models.labels import CAUSES
 from triage.models.transformer import ONNX_FILE, TOKENIZER_FILE, TransformerClassifier
+from triage.train.config import known_settings
 from triage.train.distributed import is_main_process
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,7 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TransformerConfig":
-        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"unknown transformer setting(s): {', '.join(unknown)}")
-        config = cls(**values)
+        config = cls(**known_settings(cls, values, "transformer"))
         if (config.model_name_or_path is None) == (config.tiny is None):
             raise ValueError("set exactly one of model_name_or_path and tiny")
         return config
