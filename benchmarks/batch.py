@@ -1,16 +1,23 @@
-"""Throughput and peak memory of `triage batch` (in-process) and of the Spark engine in local mode.
+"""Throughput and peak memory of `triage batch` (in-process) and of the Spark engine in local mode,
+for the default model and the TF-IDF model, fitted here, in one run (so the ratio is this machine's).
 
-Generates N comments by resampling the corpus (data/raw, with random ids and times), runs
-`triage batch` in a fresh process per size and reads the child's peak RSS from
-`resource.getrusage(RUSAGE_CHILDREN)`, so memory can be compared across sizes. Spark runs on
-`local[2]` with the registered model (models:/triage@champion). Results: reports/batch.json.
+Generates N comments by resampling the corpus (data/raw: 7,940 texts, with random ids and times),
+runs `triage batch` in a fresh process per case and reads the child's peak RSS from
+`resource.getrusage(RUSAGE_CHILDREN)`, so memory can be compared across sizes. Resampling
+repeats every text about N / 7,940 times, and `triage batch` keeps a score cache
+(`TRIAGE_CACHE_SIZE`, 10,000 texts by default) that scores a repeated text once: the cached
+cases measure a stream with that much repetition, the uncached cases (`TRIAGE_CACHE_SIZE=0`)
+score every row and give the model's own rate. Spark scores every row (the pyfunc has no
+cache); it runs on `local[2]` with the registered default (models:/triage@champion) and a local
+MLflow copy of the TF-IDF model. Results: reports/batch.json.
 
-    python benchmarks/batch.py                       # n = 1,000,000 (about 20 min at 900/s)
-    python benchmarks/batch.py --n 100000 --n 20000 --spark-n 20000
+    python benchmarks/batch.py                       # 1,000,000 cached, 20,000 uncached, Spark 100,000
+    python benchmarks/batch.py --n 100000 --uncached-n 5000 --spark-n 20000 --no-reference
 """
 
 import argparse
 import json
+import os
 import platform
 import random
 import subprocess
@@ -24,6 +31,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 BIN = Path(sys.executable).parent
 
+from reference_model import fit_saved, save_mlflow  # noqa: E402  (benchmarks/, beside this script)
+
 
 def corpus_texts() -> list[str]:
     texts = []
@@ -34,27 +43,42 @@ def corpus_texts() -> list[str]:
     return texts
 
 
-def generate(path: Path, n: int, seed: int = 0) -> None:
+def generate(path: Path, n: int, seed: int = 0) -> int:
+    """Write n resampled comments; returns how many distinct texts they hold."""
     rng = random.Random(seed)
+    seen: set[str] = set()
     texts = corpus_texts()
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with path.open("w", encoding="utf-8") as handle:
         for i in range(n):
             at = start + timedelta(seconds=rng.randrange(90 * 86400))
             row = {"id": f"c{i}", "text": rng.choice(texts), "time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            seen.add(row["text"])
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(seen)
 
 
-def bench_local(n: int, workdir: Path, chunk_size: int) -> dict:
+def bench_local(
+    label: str, model: Path, n: int, workdir: Path, chunk_size: int, cache_size: int | None
+) -> dict:
+    """`triage batch` on n resampled comments; cache_size None is the default cache."""
     source = workdir / f"in-{n}.jsonl"
-    generate(source, n)
+    distinct_file = source.with_suffix(".distinct")
+    if not source.exists():
+        distinct_file.write_text(str(generate(source, n)))
     out = workdir / f"out-{n}.parquet"
-    cmd = [str(BIN / "triage"), "batch", str(source), "-o", str(out), "--id-column", "id",
-           "--time-column", "time", "--chunk-size", str(chunk_size), "--no-progress"]  # fmt: skip
-    # Each size in its own python so ru_maxrss(children) is this run's peak alone.
+    cmd = [str(BIN / "triage"), "batch", str(source), "-o", str(out), "--model", str(model), "--id-column",
+           "id", "--time-column", "time", "--chunk-size", str(chunk_size), "--no-progress"]  # fmt: skip
+    env = dict(os.environ)
+    if cache_size is not None:
+        env["TRIAGE_CACHE_SIZE"] = str(cache_size)
+    # Each case in its own python so ru_maxrss(children) is this run's peak alone.
     probe = [sys.executable, "-c", _PROBE, json.dumps(cmd)]
-    result = json.loads(subprocess.run(probe, check=True, capture_output=True, text=True).stdout)
-    return {"engine": "local", "n": n, "chunk_size": chunk_size, **result,
+    result = json.loads(subprocess.run(probe, check=True, capture_output=True, text=True, env=env).stdout)
+    out.unlink()
+    cache = "default (10,000 texts)" if cache_size is None else ("off" if cache_size == 0 else cache_size)
+    return {"engine": "local", "model": label, "n": n, "distinct_texts": int(distinct_file.read_text()),
+            "score_cache": cache, "chunk_size": chunk_size, **result,
             "comments_per_s": round(n / result["seconds"], 1)}  # fmt: skip
 
 
@@ -69,43 +93,62 @@ print(json.dumps({"seconds": round(s, 2),
 """
 
 
-def bench_spark(n: int, workdir: Path, model: str) -> dict:
+def bench_spark(label: str, model_uri: str, n: int, workdir: Path) -> dict:
     from triage.serve.batch import Columns
     from triage.serve.spark import run_spark_batch, spark_session
 
     source = workdir / f"spark-in-{n}.jsonl"
-    generate(source, n, seed=1)
+    if not source.exists():
+        generate(source, n, seed=1)
     spark = spark_session("local[2]", shuffle_partitions=2)
     started = time.perf_counter()
-    result = run_spark_batch(source, workdir / f"spark-out-{n}.parquet", Columns(id="id", time="time"),
-                             model=model, spark=spark)  # fmt: skip
+    output = workdir / f"spark-out-{n}-{label}.parquet"
+    result = run_spark_batch(source, output, Columns(id="id", time="time"), model=model_uri, spark=spark)
     seconds = time.perf_counter() - started
     spark.stop()
-    return {"engine": "spark local[2]", "n": n, "scored": result.scored, "seconds": round(seconds, 2),
-            "comments_per_s": round(n / seconds, 1)}  # fmt: skip
+    return {"engine": "spark local[2]", "model": label, "n": n, "scored": result.scored,
+            "seconds": round(seconds, 2), "comments_per_s": round(n / seconds, 1)}  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, action="append", help="sizes for triage batch (repeatable)")
-    parser.add_argument("--spark-n", type=int, default=20_000, help="rows for the Spark run (0: skip)")
+    parser.add_argument("--n", type=int, action="append", help="sizes with the default cache (repeatable)")
+    parser.add_argument("--uncached-n", type=int, default=20_000, help="rows, cache off (0: skip)")
+    parser.add_argument("--spark-n", type=int, default=100_000, help="rows for the Spark runs (0: skip)")
     parser.add_argument("--chunk-size", type=int, default=10_000)
-    parser.add_argument("--model", default="models:/triage@champion", help="model for the Spark engine")
+    parser.add_argument("--model", type=Path, default=PROJECT / "artifacts" / "model", help="the default")
+    parser.add_argument("--spark-model", default="models:/triage@champion", help="the default for Spark")
+    parser.add_argument("--no-reference", action="store_true", help="skip the TF-IDF model")
     parser.add_argument("--out", type=Path, default=PROJECT / "reports" / "batch.json")
     args = parser.parse_args()
     sizes = args.n or [1_000_000]
     runs = []
+
+    def record(run: dict) -> None:
+        runs.append(run)
+        print(json.dumps(run), flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
-        for n in sizes:
-            runs.append(bench_local(n, Path(tmp), args.chunk_size))
-            print(json.dumps(runs[-1]), flush=True)
-        if args.spark_n:
-            runs.append(bench_spark(args.spark_n, Path(tmp), args.model))
-            print(json.dumps(runs[-1]), flush=True)
+        work = Path(tmp)
+        models = [("default", args.model, args.spark_model)]
+        if not args.no_reference:
+            reference = fit_saved(work / "tfidf")
+            models.append(("tfidf", reference, str(save_mlflow(reference, work / "tfidf-mlflow"))))
+        for label, folder, _ in models:
+            for n in sizes:
+                record(bench_local(label, folder, n, work, args.chunk_size, None))
+            if args.uncached_n:
+                record(bench_local(label, folder, args.uncached_n, work, args.chunk_size, 0))
+        for label, _, uri in models if args.spark_n else ():
+            record(bench_spark(label, uri, args.spark_n, work))
     report = {
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.system()} {platform.machine()}, {platform.python_version()}, "
-        f"{__import__('os').cpu_count()} cores",
+        "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "models": {
+            "default": str(args.model),
+            "spark default": args.spark_model,
+            "tfidf": "configs/linear.yaml, fitted in this run",
+        },
         "runs": runs,
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")

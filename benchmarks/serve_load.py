@@ -9,9 +9,13 @@ The fairness scenario (issue 15: "8 × 256 items held one item 4.5 s") keeps 8 r
 items (the maximum) in flight with wrk while this script sends one-item requests one at a time
 and times them: with the fair scoring queue a one-item request waits for at most the batch in
 progress, not for every queued item.
+With `--reference` the TF-IDF model (configs/linear.yaml, fitted here) goes through the same
+cases in the same run, for the ratio. The score cache is off unless `--cache-size` says
+otherwise: the bodies repeat the test split, so a cache would measure look-ups, not scoring.
 Writes reports/serve_load.json (or --out).
 
     python benchmarks/serve_load.py [--workers 2] [--seconds 15] [--scenario all|throughput|fairness]
+    python benchmarks/serve_load.py --workers 1 --seconds 10 --reference --out reports/serve_load_default.json
 """
 
 import argparse
@@ -32,6 +36,9 @@ import numpy as np
 import pandas as pd
 
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_model import fit_saved  # noqa: E402  (benchmarks/, beside this script)
+
 FAIR_BATCH, FAIR_CONCURRENCY = 256, 8
 """The fairness scenario's background load: the maximum items per request, several in flight."""
 PROBE_PAUSE_S = 0.05
@@ -79,7 +86,7 @@ def wait_ready(url: str, server: subprocess.Popen) -> None:
 def wrk_command(url: str, bodies: Path, concurrency: int, seconds: int, lua: Path) -> list[str]:
     threads = min(2, concurrency)
     return [
-        "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s",
+        "wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "120s",
         "-s", str(lua), url, "--", str(bodies),
     ]  # fmt: skip
 
@@ -148,26 +155,16 @@ def write_bodies(path: Path, texts: list[str], batch: int, count: int = 500) -> 
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=15)
-    parser.add_argument("--scenario", choices=["all", "throughput", "fairness"], default="all")
-    parser.add_argument("--model", help="model folder or MLflow URI (default: the server's, artifacts/model)")
-    parser.add_argument("--texts", default="data/processed/test.jsonl", help="JSONL with a `text` field")
-    parser.add_argument("--out", default="reports/serve_load.json")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk not found: apt-get install wrk")
-    texts = pd.read_json(args.texts, lines=True).text.tolist()
+def measure(label: str, model: str | None, args: argparse.Namespace, texts: list[str]) -> dict:
+    """Start `triage serve` with `model` and run the scenarios against it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    model = ["--model", args.model] if args.model else []
+    env = {**os.environ, "TRIAGE_CACHE_SIZE": str(args.cache_size)}
     server = subprocess.Popen(
-        [str(BIN / "triage"), "serve", "--port", str(port), "--workers", str(args.workers), *model],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+        [str(BIN / "triage"), "serve", "--port", str(port), "--workers", str(args.workers),
+         *(["--model", model] if model else [])],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
     cases, fairness = [], None
     try:
         wait_ready(url, server)
@@ -178,25 +175,57 @@ def main() -> None:
             for batch in (1, 64) if args.scenario in ("all", "throughput") else ():
                 bodies = write_bodies(Path(tmp, f"bodies-{batch}.jsonl"), texts, batch)
                 for concurrency in (1, 32):
+                    # A case whose requests take longer than the run would measure nothing.
+                    long = batch * concurrency > 256
+                    seconds = max(args.seconds, args.long_seconds) if long else args.seconds
                     run_case(url, bodies, batch, concurrency, 3, lua)  # warm connections and caches
-                    result = run_case(url, bodies, batch, concurrency, args.seconds, lua)
+                    result = {"model": label, **run_case(url, bodies, batch, concurrency, seconds, lua)}
+                    result["seconds"] = seconds
                     print(json.dumps(result), flush=True)
                     cases.append(result)
             if args.scenario in ("all", "fairness"):
                 bodies = write_bodies(Path(tmp, f"bodies-{FAIR_BATCH}.jsonl"), texts, FAIR_BATCH, count=50)
                 fairness = run_fairness(url, bodies, texts, args.seconds, lua)
-                print(json.dumps(fairness), flush=True)
+                print(json.dumps({"model": label, **fairness}), flush=True)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
-    report = {
-        "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        "wrk and the server share the cores",
-        "server": f"triage serve --workers {args.workers}, model {args.model or 'artifacts/model'}",
-        "load": f"wrk, {args.seconds} s per case (throughput cases after a 3 s warm-up), "
-        f"bodies rotating over {args.texts}",
+    return {
+        "model": label,
+        "server": f"triage serve --workers {args.workers}, model {model or 'artifacts/model'}, "
+        f"TRIAGE_CACHE_SIZE={args.cache_size}",
         "cases": cases,
         **({"fairness": fairness} if fairness else {}),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--long-seconds", type=int, default=90, help="for 64 items at concurrency 32")
+    parser.add_argument("--scenario", choices=["all", "throughput", "fairness"], default="all")
+    parser.add_argument("--model", help="model folder or MLflow URI (default: the server's, artifacts/model)")
+    parser.add_argument("--reference", action="store_true", help="also the TF-IDF model, fitted here")
+    parser.add_argument("--cache-size", type=int, default=0, help="score cache entries (0: score every text)")
+    parser.add_argument("--texts", default="data/processed/test.jsonl", help="JSONL with a `text` field")
+    parser.add_argument("--out", default="reports/serve_load.json")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk not found: apt-get install wrk")
+    texts = pd.read_json(args.texts, lines=True).text.tolist()
+    with tempfile.TemporaryDirectory() as tmp:
+        models = [("default", args.model)]
+        if args.reference:
+            models.append(("tfidf", str(fit_saved(Path(tmp) / "tfidf"))))
+        runs = [measure(label, model, args, texts) for label, model in models]
+    report = {
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        "wrk and the server share the cores",
+        "load": f"wrk, {args.seconds} s per case ({args.long_seconds} s for 64 items at concurrency 32; "
+        f"throughput cases after a 3 s warm-up), bodies rotating over {args.texts}",
+        "runs": runs,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -75,7 +75,7 @@ def serving_requirements(kind: str | None = None) -> list[str]:
     return pins
 
 
-def _model_code(workdir: Path) -> Path:
+def model_code_script(workdir: Path) -> Path:
     """MLflow "models from code": a script naming the model class, instead of a pickle of it."""
     script = workdir / "triage_model.py"
     script.write_text(
@@ -116,7 +116,7 @@ def log_and_register(
         signature = infer_signature(example, scores_frame(load_model(model_dir), example_texts))
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=str(_model_code(Path(tmp))),
+            python_model=str(model_code_script(Path(tmp))),
             artifacts={ARTIFACT_KEY: str(model_dir)},
             code_paths=[str(_package_copy(Path(tmp)))],
             pip_requirements=serving_requirements(read_manifest(model_dir).get("kind")),
