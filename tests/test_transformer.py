@@ -151,6 +151,25 @@ def test_onnx_and_pytorch_probabilities_agree(experiment, sample_splits, tmp_pat
     np.testing.assert_allclose(q_troll, torch_troll, atol=5e-2)
 
 
+def test_int8_keeps_the_feed_forward_down_projections_in_float(experiment, tmp_path):
+    import onnx
+    from triage.train.onnx_export import int8_matmuls, quantize_onnx
+
+    root, _ = experiment
+    source = root / "artifacts" / "model" / "model.onnx"
+    graph = onnx.load(str(source)).graph
+    shapes = {init.name: list(init.dims) for init in graph.initializer}
+    weights = {n.name: shapes.get(n.input[1]) for n in graph.node if n.op_type == "MatMul"}
+    narrowing = {name for name, shape in weights.items() if shape and shape[0] > shape[1]}
+    widening = {name for name, shape in weights.items() if shape and shape[0] < shape[1]}
+    assert narrowing and widening  # every layer has a feed-forward up- and down-projection
+    assert set(int8_matmuls(source)) == set(weights) - narrowing
+    quantized = onnx.load(str(quantize_onnx(source, tmp_path / "int8.onnx"))).graph
+    still_float = {n.name for n in quantized.node if n.op_type == "MatMul"}
+    assert narrowing <= still_float and not widening & still_float
+    assert any(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in quantized.node)
+
+
 @pytest.mark.parametrize(("min_agreement", "kept"), [(0.0, True), (1.01, False)])
 def test_int8_is_kept_only_where_decisions_agree_with_fp32(
     experiment, sample_splits, tmp_path, min_agreement, kept
