@@ -295,6 +295,20 @@ def test_missing_model_stops_start_up_with_one_line(tmp_path):
     assert len(lines) == 1 and "cannot start" in lines[0] and "Traceback" not in run.stderr
 
 
+def test_a_malformed_thread_count_stops_start_up_with_one_line(model_dir):
+    env = {**os.environ, "TRIAGE_ONNX_THREADS": "two"}
+    run = subprocess.run(
+        [str(BIN / "triage"), "serve", "--model", str(model_dir), "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert run.returncode != 0
+    lines = [x for x in run.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "TRIAGE_ONNX_THREADS" in lines[0] and "Traceback" not in run.stderr
+
+
 class ExplodingPredictor(Predictor):
     """The real model and replies, failing on a chosen text: an unexpected server-side error."""
 

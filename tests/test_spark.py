@@ -6,6 +6,7 @@ stage does, and Spark applies it through `mlflow.pyfunc.spark_udf`.
 """
 
 import json
+import os
 import random
 
 import mlflow
@@ -14,6 +15,7 @@ import pytest
 from triage.cli import app
 from triage.models.artifact import save_model
 from triage.models.labels import SCORE_COLUMNS
+from triage.models.transformer import THREADS_ENV
 from triage.serve.batch import REPLY_COLUMNS, Columns, run_batch
 from triage.serve.batch_io import BatchInputError
 from triage.serve.spark import run_spark_batch, spark_session
@@ -47,6 +49,11 @@ def spark():
     session = spark_session("local[2]", shuffle_partitions=2)
     yield session
     session.stop()
+
+
+def test_spark_python_workers_run_one_encoder_thread_per_task(spark):
+    seen = spark.sparkContext.parallelize(range(4), 2).map(lambda _: os.environ.get(THREADS_ENV)).collect()
+    assert seen == ["1"] * 4  # two tasks on two cores: threads on every core would fight
 
 
 @pytest.fixture(scope="module")

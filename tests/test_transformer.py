@@ -228,3 +228,16 @@ def test_two_process_data_parallel_training(tmp_path, sample_splits):
     manifest = json.loads((tmp_path / "artifacts" / "model" / "manifest.json").read_text())
     assert manifest["training"]["world_size"] == 2
     assert manifest["kind"] == "transformer" and "model.onnx" in manifest["files"]
+
+
+def test_onnx_threads_come_from_the_environment_before_the_model(monkeypatch):
+    from triage.models.transformer import THREADS_ENV, onnx_threads
+
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert onnx_threads({"threads": 2}) == 2 and onnx_threads({}) is None
+    monkeypatch.setenv(THREADS_ENV, "1")
+    assert onnx_threads({"threads": 2}) == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ValueError, match=THREADS_ENV):
+            onnx_threads({"threads": 2})

@@ -13,6 +13,7 @@ import pytest
 from triage.models.artifact import save_model
 from triage.serve.observability import MULTIPROC_ENV
 from triage.serve.rollout import MODEL_POLL_ENV
+from triage.serve.server import threads_per_worker
 
 from tests.conftest import ServeProcess
 
@@ -68,6 +69,8 @@ def test_metrics_are_summed_over_two_workers(fitted_model, sample_splits, tmp_pa
             if len(workers_that_answered()) == 2:
                 break
         assert len(workers_that_answered()) == 2
+        [starting] = server.log_records("starting")  # the cores are shared among the workers
+        assert starting["onnx_threads"] == str(threads_per_worker(2))
 
         scrapes = [samples(httpx.get(f"{server.url}/metrics", timeout=10).text) for _ in range(8)]
         route = 'triage_http_requests_total{method="POST",route="/v1/predict",status="200"}'
@@ -90,3 +93,8 @@ def test_metrics_are_summed_over_two_workers(fitted_model, sample_splits, tmp_pa
         assert server.process.poll() is None
     finally:
         server.stop()
+
+
+def test_each_worker_gets_its_share_of_the_cores(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert [threads_per_worker(n) for n in (1, 2, 3, 4, 8)] == [4, 2, 1, 1, 1]

@@ -7,6 +7,7 @@ needs neither torch nor transformers; without it the PyTorch weights are used. H
 libraries are imported only when the first batch is scored.
 """
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,19 @@ CALIBRATION_FILE = "calibration.npz"
 TOKENIZER_FILE = "tokenizer/tokenizer.json"
 ONNX_FILE = "model.onnx"
 BACKENDS = ("auto", "onnx", "torch")
+THREADS_ENV = "TRIAGE_ONNX_THREADS"
+
+
+def onnx_threads(settings: dict[str, Any]) -> int | None:
+    """onnxruntime's intra-op threads: `$TRIAGE_ONNX_THREADS` where set (the service sets it to
+    cores / workers, Spark to 1 per task: two processes each spinning threads on every core
+    slow each other down), else the model's `threads` setting (None: onnxruntime's default)."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a whole number of threads (1 or more), not {value!r}")
+        return int(value)
+    return int(settings["threads"]) if settings.get("threads") else None
 
 
 class TransformerClassifier:
@@ -160,8 +174,9 @@ class _OnnxRuntime:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        if settings.get("threads"):
-            options.intra_op_num_threads = int(settings["threads"])
+        threads = onnx_threads(settings)
+        if threads:
+            options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(
             str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )

@@ -5,6 +5,7 @@ import os
 import signal
 
 import uvicorn
+from triage.models.transformer import THREADS_ENV, onnx_threads
 from triage.serve.app import create_app
 from triage.serve.cache import cache_size_from_env
 from triage.serve.observability import LOGGER, configure_json_logging
@@ -33,6 +34,11 @@ def api_key_from_env() -> str | None:
     return value
 
 
+def threads_per_worker(workers: int) -> int:
+    """The cores this process may use, shared among the workers (at least one each)."""
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
 def app_from_env():
     """App factory for multi-worker runs: each worker loads `$TRIAGE_MODEL_URI` itself."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app listens for it: never fatal
@@ -54,7 +60,10 @@ def serve(host: str, port: int, workers: int, model: str | None) -> None:
     api_key = api_key_from_env()
     poll_seconds = poll_seconds_from_env()
     cache_size = cache_size_from_env()
+    onnx_threads({})  # a malformed TRIAGE_ONNX_THREADS stops start-up here, in one line
     source = model_source(model)
+    if workers > 1:  # every worker's encoder reads it; a value the operator set wins
+        os.environ.setdefault(THREADS_ENV, str(threads_per_worker(workers)))
     prepare_metrics_dir(workers)
     predictor = Predictor.load(source)
     logging.getLogger(LOGGER).info(
@@ -66,6 +75,7 @@ def serve(host: str, port: int, workers: int, model: str | None) -> None:
             "auth": api_key is not None,
             "model_poll_seconds": poll_seconds,
             "cache_size": cache_size,
+            "onnx_threads": os.environ.get(THREADS_ENV, "the model's setting"),
         },
     )
     common = {

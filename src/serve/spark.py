@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from triage.models.labels import CAUSES, MAX_TEXT_CHARS, SCORE_COLUMNS
+from triage.models.transformer import THREADS_ENV
 from triage.serve.batch import (
     FIELD_CONFLICT,
     REPLY_COLUMNS,
@@ -81,6 +82,9 @@ def spark_session(master: str = "local[*]", shuffle_partitions: int = 4):
         )
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # One encoder thread per task, since every core runs a task (TRIAGE_ONNX_THREADS overrides);
+    # PySpark passes spark.executorEnv.* to its Python workers, in local mode too.
+    threads = os.environ.get(THREADS_ENV, "1")
     from pyspark.sql import SparkSession
 
     spark = (
@@ -89,6 +93,7 @@ def spark_session(master: str = "local[*]", shuffle_partitions: int = 4):
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
+        .config(f"spark.executorEnv.{THREADS_ENV}", threads)
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
