@@ -132,18 +132,15 @@ def main() -> None:
         folders = {"default": args.model}
         if not args.no_reference:
             folders["tfidf"] = fit_saved(work / "tfidf")
-        # Spark loads MLflow models; a local copy of each runs this checkout's code, where a
-        # registered version runs the copy of the package it was registered with.
-        models = [
-            (label, folder, str(save_mlflow(folder, work / f"{label}-mlflow")))
-            for label, folder in folders.items()
-        ]
-        for label, folder, _ in models:
+        for label, folder in folders.items():
             for n in sizes:
                 record(bench_local(label, folder, n, work, args.chunk_size, None))
             if args.uncached_n:
                 record(bench_local(label, folder, args.uncached_n, work, args.chunk_size, 0))
-        for label, _, uri in models if args.spark_n else ():
+        for label, folder in folders.items() if args.spark_n else ():
+            # Spark loads MLflow models; a local copy runs this checkout's code, where a
+            # registered version runs the copy of the package it was registered with.
+            uri = str(save_mlflow(folder, work / f"{label}-mlflow"))
             record(bench_spark(label, uri, args.spark_n, work))
     report = {
         "measured": datetime.now(UTC).isoformat(timespec="seconds"),
