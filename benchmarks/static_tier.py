@@ -47,7 +47,7 @@ from sklearn.linear_model import LogisticRegression
 from triage.models.artifact import load_model
 from triage.models.calibration import calibrate
 from triage.models.labels import CAUSES
-from triage.train.blend_fit import BlendConfig, _cause_f1, _troll_f1
+from triage.train.blend_fit import BlendConfig, best_troll_f1, cause_macro_f1
 from triage.train.metrics import f1_by_language
 
 C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -109,9 +109,9 @@ class StaticTier:
                 )
                 proba = fitted[c].predict_proba(x_valid)
                 if head == "cause":
-                    curve[c] = _cause_f1(valid.cause.to_numpy(), proba)
+                    curve[c] = cause_macro_f1(valid.cause.to_numpy(), proba)
                 else:
-                    curve[c] = _troll_f1(y_valid, proba[:, 1])
+                    curve[c] = best_troll_f1(y_valid, proba[:, 1])
             best = max(C_GRID, key=lambda c: (curve[c], -c))  # ties: the stronger regularisation
             self.heads[head] = calibrate(fitted[best], x_valid, y_valid, "temperature")
             self.tuning[head] = {"c": best, "valid_f1_by_c": {str(c): round(s, 4) for c, s in curve.items()}}
@@ -211,7 +211,7 @@ def main() -> None:
     truth_cause, truth_troll = frames["valid"].cause.to_numpy(), frames["valid"].troll.to_numpy(int)
 
     def tuning_f1s(cause: np.ndarray, troll: np.ndarray) -> tuple[float, float]:
-        return _cause_f1(truth_cause, cause), _troll_f1(truth_troll, troll)
+        return cause_macro_f1(truth_cause, cause), best_troll_f1(truth_troll, troll)
 
     reference = tuning_f1s(*full_blend("valid"))
     chosen: dict[str, dict | None] = {}

@@ -348,18 +348,11 @@ def batch(
     if output.exists() and output.samefile(input):
         _fail(f"{output} is the input file {input}; choose another output (-o)")
     with _user_errors(BatchWriteError):
+        common = {"model": model, "settings": _read_settings(settings), "input_format": input_format}
         if engine is Engine.spark:
             from triage.serve.spark import run_spark_batch
 
-            result = run_spark_batch(
-                input,
-                output,
-                columns,
-                model=model,
-                settings=_read_settings(settings),
-                input_format=input_format,
-                master=spark_master,
-            )
+            result = run_spark_batch(input, output, columns, **common, master=spark_master)
         else:
             from triage.serve.batch import run_batch
 
@@ -375,9 +368,7 @@ def batch(
                 input,
                 output,
                 columns,
-                model=model,
-                settings=_read_settings(settings),
-                input_format=input_format,
+                **common,
                 chunk_size=chunk_size,
                 restart=restart,
                 progress=progress,

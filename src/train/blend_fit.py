@@ -65,11 +65,13 @@ def _best_weight(grid: list[float], score) -> tuple[float, dict[str, float]]:
     return weight, {f"{w:.2f}": round(s, 4) for w, s in scores.items()}
 
 
-def _cause_f1(truth: np.ndarray, proba: np.ndarray) -> float:
+def cause_macro_f1(truth: np.ndarray, proba: np.ndarray) -> float:
+    """Cause macro-F1 of the most probable cause: what the blend's weights are chosen by."""
     return float(f1_score(truth, np.asarray(CAUSES)[proba.argmax(1)], average="macro"))
 
 
-def _troll_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+def best_troll_f1(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Troll F1 at its best threshold: troll scores are compared before a threshold is set."""
     from triage.train.fit import best_f1_threshold
 
     return float(f1_score(labels, scores >= best_f1_threshold(labels, scores)))
@@ -108,10 +110,10 @@ class BlendFitter:
         if self.config.weights == "tune":
 
             def cause_score(w: float) -> float:
-                return _cause_f1(cause_truth, w * outputs[0][0] + (1 - w) * outputs[1][0])
+                return cause_macro_f1(cause_truth, w * outputs[0][0] + (1 - w) * outputs[1][0])
 
             def troll_score(w: float) -> float:
-                return _troll_f1(troll_truth, w * outputs[0][1] + (1 - w) * outputs[1][1])
+                return best_troll_f1(troll_truth, w * outputs[0][1] + (1 - w) * outputs[1][1])
 
             cause_w, cause_curve = _best_weight(self.config.weight_grid, cause_score)
             troll_w, troll_curve = _best_weight(self.config.weight_grid, troll_score)
@@ -140,7 +142,7 @@ class BlendFitter:
         full_cause, full_troll = blend.combine(outputs)
 
         def f1s(cause: np.ndarray, troll: np.ndarray) -> tuple[float, float]:
-            return _cause_f1(cause_truth, cause), _troll_f1(troll_truth, troll)
+            return cause_macro_f1(cause_truth, cause), best_troll_f1(troll_truth, troll)
 
         reference = f1s(full_cause, full_troll)
         curve, best = [], None
